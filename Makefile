@@ -1,0 +1,56 @@
+# riogrande — set-up and checks. Every target creates what it needs and is safe to re-run.
+PYTHON ?= python3
+SYSTEM_PYTHON ?= /usr/bin/python3
+VENV := .venv
+VENV_QGIS := .venv-qgis
+QGIS_APT := qgis python3-qgis python3-rasterio python3-venv
+export QT_QPA_PLATFORM ?= offscreen
+
+.PHONY: demo test test-lib test-qgis lint bench qgis-system clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q -e '.[dev]'
+	touch $@
+
+# QGIS from the distribution (root installs it; otherwise it must be there already).
+qgis-system:
+	@if ! command -v qgis_process.bin >/dev/null && ! command -v qgis_process >/dev/null \
+	    || ! $(SYSTEM_PYTHON) -c 'import qgis.core, rasterio' 2>/dev/null \
+	    || ! $(SYSTEM_PYTHON) -c 'import ensurepip' 2>/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(QGIS_APT) >/dev/null; \
+	  else \
+	    echo "QGIS is missing: run 'sudo apt-get install $(QGIS_APT)' (or make test-lib)" >&2; exit 1; \
+	  fi; \
+	fi
+
+$(VENV_QGIS)/.installed: pyproject.toml | qgis-system
+	$(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV_QGIS)
+	$(VENV_QGIS)/bin/python -m pip install -q pytest pytest-qgis hypothesis psutil
+	$(VENV_QGIS)/bin/python -m pip install -q --no-deps --no-build-isolation -e . \
+	  || $(VENV_QGIS)/bin/python -m pip install -q --no-deps -e .
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/python -m riogrande.demo demo-output
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check riogrande tests benchmarks
+
+# Library tests on the newest numpy/rasterio wheels.
+test-lib: lint
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+
+# The same tests plus the QGIS ones, on the distribution's QGIS, GDAL, rasterio and numpy.
+test-qgis: $(VENV_QGIS)/.installed
+	$(VENV_QGIS)/bin/python -m pytest -q -p no:cacheprovider tests
+
+test: test-lib test-qgis
+
+bench: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/bench.py
+
+clean:
+	rm -rf $(VENV) $(VENV_QGIS) build dist *.egg-info demo-output

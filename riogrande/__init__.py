@@ -1,0 +1,30 @@
+"""riogrande: block-parallel raster processing with numpy and rasterio.
+
+Big rasters are cut into views (blocks); a pool of worker processes reads and
+processes each block; one aggregator writes the results into a raster or an
+array. See :mod:`riogrande.parallel` for the main functions.
+"""
+
+import logging
+
+__version__ = "0.1.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+from riogrande.io.exceptions import RiograndeError  # noqa: E402
+from riogrande.io.models import Band, Source  # noqa: E402
+from riogrande.masking import MaskReport, selector_array, write_mask, write_selector  # noqa: E402
+from riogrande.parallel import compute_mask, prepare_selector  # noqa: E402
+
+__all__ = [
+    "Band",
+    "MaskReport",
+    "RiograndeError",
+    "Source",
+    "__version__",
+    "compute_mask",
+    "prepare_selector",
+    "selector_array",
+    "write_mask",
+    "write_selector",
+]

@@ -1,0 +1,126 @@
+"""Choosing block sizes that fit the file's internal tiling."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from riogrande.prepare import as_size
+
+#: Pixels of all bands a block should hold, in bytes: large enough to make
+#: per-block overhead negligible, small enough to keep memory low.
+TARGET_BLOCK_BYTES = 16 * 2**20
+#: Each worker should get at least this many blocks, so that none idles at the end.
+MIN_BLOCKS_PER_WORKER = 4
+
+
+def internal_block_shape(profile: dict[str, Any]) -> tuple[int, int]:
+    """Return the file's internal ``(width, height)`` block shape.
+
+    Parameters
+    ----------
+    profile : dict
+        rasterio profile (``blockxsize``/``blockysize`` when tiled).
+
+    Returns
+    -------
+    tuple of int
+        The tile size for tiled files; ``(width, rows per strip)`` for
+        striped files (one row when unknown).
+    """
+    width = int(profile["width"])
+    if profile.get("tiled") and profile.get("blockxsize") and profile.get("blockysize"):
+        return int(profile["blockxsize"]), int(profile["blockysize"])
+    return width, int(profile.get("blockysize") or 1)
+
+
+def choose_block_size(profile: dict[str, Any], workers: int = 1) -> tuple[int, int]:
+    """Pick a block size aligned to the file's internal blocks.
+
+    The block is a whole number of internal blocks (so none is decompressed
+    twice), holds about :data:`TARGET_BLOCK_BYTES` of pixels across all bands
+    (a pixel-interleaved tile decompresses every band at once), and is small
+    enough to give every worker several blocks.
+
+    Parameters
+    ----------
+    profile : dict
+        rasterio profile of the raster to read.
+    workers : int, default 1
+        Number of worker processes.
+
+    Returns
+    -------
+    tuple of int
+        ``(width, height)`` in pixels.
+    """
+    width, height = int(profile["width"]), int(profile["height"])
+    tile_w, tile_h = internal_block_shape(profile)
+    tile_w, tile_h = min(tile_w, width), min(tile_h, height)
+    pixel_bytes = np.dtype(profile["dtype"]).itemsize * int(profile.get("count", 1))
+    target_pixels = TARGET_BLOCK_BYTES / pixel_bytes
+    enough_blocks = width * height / (MIN_BLOCKS_PER_WORKER * max(workers, 1))
+    target_pixels = max(min(target_pixels, enough_blocks), tile_w * tile_h)
+    if tile_w >= width:  # strips: stack whole rows
+        rows = tile_h * max(1, int(target_pixels // (width * tile_h)))
+        return width, min(rows, height)
+    factor = max(1, int(math.sqrt(target_pixels / (tile_w * tile_h))))
+    return min(tile_w * factor, width), min(tile_h * factor, height)
+
+
+def resolve_block_size(
+    block_size: Sequence[int] | None, profile: dict[str, Any], workers: int = 1
+) -> tuple[int, int]:
+    """Validate a block size, or choose one when it is None.
+
+    Parameters
+    ----------
+    block_size : tuple of int or None
+        ``(width, height)`` asked for.
+    profile : dict
+        rasterio profile of the raster to read.
+    workers : int, default 1
+        Number of worker processes.
+
+    Returns
+    -------
+    tuple of int
+
+    Raises
+    ------
+    BlockSizeError
+        If ``block_size`` is not a pair of positive integers.
+    """
+    if block_size is None:
+        return choose_block_size(profile, workers)
+    return as_size(block_size, "block_size")
+
+
+def gdal_cache_mb(block_size: Sequence[int], profile: dict[str, Any]) -> int:
+    """GDAL cache per worker: two blocks of every band, within [16, 256] MB.
+
+    Reading band masks one band at a time re-decompresses a pixel-interleaved
+    tile for every band unless the cache holds the tiles of a whole block.
+
+    Parameters
+    ----------
+    block_size : tuple of int
+        ``(width, height)`` of the blocks read.
+    profile : dict
+        rasterio profile of the raster read.
+
+    Returns
+    -------
+    int
+        Megabytes.
+    """
+    tile_w, tile_h = internal_block_shape(profile)
+    # a block not aligned to tiles touches one more tile in each direction
+    width = min(int(profile["width"]), block_size[0] + tile_w)
+    height = min(int(profile["height"]), block_size[1] + tile_h)
+    pixel_bytes = np.dtype(profile["dtype"]).itemsize * int(profile.get("count", 1))
+    megabytes = math.ceil(2 * width * height * pixel_bytes / 2**20)
+    return int(min(max(megabytes, 16), 256))

@@ -1,0 +1,232 @@
+"""Small building blocks: windows, per-block mask logic, worker counts, contexts."""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import numbers
+import os
+from collections.abc import Callable, Sequence
+from multiprocessing.context import BaseContext
+from typing import Any, Union
+
+import numpy as np
+from numpy.typing import NDArray
+from rasterio.windows import Window
+
+from riogrande.io.exceptions import UnsupportedLogicError
+
+MaskLogic = Union[str, Callable[[NDArray, Any], NDArray]]  # noqa: UP007 (runtime alias, py3.10)
+START_METHODS = ("spawn", "fork", "forkserver")
+
+
+def view_to_window(view: Sequence[int] | None) -> Window | None:
+    """Convert a view ``(x, y, width, height)`` into a rasterio window.
+
+    Parameters
+    ----------
+    view : tuple of int or None
+        Column offset, row offset, columns, rows.
+
+    Returns
+    -------
+    rasterio.windows.Window or None
+        ``None`` when ``view`` is ``None`` (meaning: the whole raster).
+    """
+    if view is None:
+        return None
+    x, y, width, height = view
+    return Window(x, y, width, height)
+
+
+def is_nan(value: Any) -> bool:
+    """Tell whether ``value`` is a floating point NaN.
+
+    Parameters
+    ----------
+    value : object
+        Anything; non-numbers are never NaN.
+
+    Returns
+    -------
+    bool
+    """
+    return isinstance(value, numbers.Real) and math.isnan(value)
+
+
+def _not_nodata(band: NDArray, nodata: Any, out: NDArray) -> NDArray:
+    if is_nan(nodata):
+        if np.issubdtype(band.dtype, np.floating):
+            np.isnan(band, out=out)
+            np.logical_not(out, out=out)
+        else:
+            out[...] = True
+    else:
+        np.not_equal(band, nodata, out=out)
+    return out
+
+
+def reduced_mask(array: NDArray, nodata: Any = 0, logic: MaskLogic = "all") -> NDArray:
+    """Reduce a stack of bands to one validity mask.
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        ``(bands, rows, cols)`` data (a 2-D array is taken as one band).
+    nodata : int or float, default 0
+        The value marking missing data; NaN matches NaN cells.
+    logic : {"all", "any"} or callable, default "all"
+        ``"all"``: a cell is masked where **all** bands equal ``nodata``.
+        ``"any"``: a cell is masked where **any** band equals ``nodata``.
+        A callable ``logic(array, nodata)`` returns a 2-D array, True or
+        non-zero where the cell is valid.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8`` array ``(rows, cols)``: 1 valid, 0 masked.
+
+    Raises
+    ------
+    UnsupportedLogicError
+        If ``logic`` is another string or not callable (a ``ValueError``).
+
+    Examples
+    --------
+    >>> data = np.array([[[0, 1]], [[0, 0]]])
+    >>> reduced_mask(data, 0, "all").tolist(), reduced_mask(data, 0, "any").tolist()
+    ([[0, 1]], [[0, 0]])
+    """
+    array = np.asarray(array)
+    if array.ndim == 2:
+        array = array[np.newaxis]
+    if array.ndim != 3:
+        raise ValueError(f"reduced_mask expects a (bands, rows, cols) array, got {array.shape}")
+    if callable(logic):
+        result = np.asarray(logic(array, nodata))
+        if result.shape != array.shape[1:]:
+            raise ValueError(
+                f"the mask logic returned shape {result.shape}, expected {array.shape[1:]}"
+            )
+        return (result != 0).view(np.uint8)
+    check_logic(logic)
+    valid = np.empty(array.shape[1:], dtype=bool)
+    scratch = np.empty_like(valid)
+    _not_nodata(array[0], nodata, valid)
+    combine = np.logical_or if logic == "all" else np.logical_and
+    for band in array[1:]:
+        combine(valid, _not_nodata(band, nodata, scratch), out=valid)
+    return valid.view(np.uint8)
+
+
+def check_logic(logic: Any) -> None:
+    """Reject a mask logic that is neither ``"all"``, ``"any"`` nor a callable.
+
+    Parameters
+    ----------
+    logic : object
+        The logic to check.
+
+    Raises
+    ------
+    UnsupportedLogicError
+        Naming the value received and the ones allowed.
+    """
+    if callable(logic) or logic in ("all", "any"):
+        return
+    raise UnsupportedLogicError(
+        f"unsupported logic {logic!r}: use 'all', 'any' or a callable(array, nodata)"
+    )
+
+
+def aggregated_selector(masks: Sequence[NDArray], logic: str = "all") -> NDArray:
+    """Combine validity masks into a boolean selector.
+
+    Parameters
+    ----------
+    masks : list of numpy.ndarray
+        2-D masks of equal shape, non-zero where valid.
+    logic : {"all", "any"}, default "all"
+        ``"all"``: True where every mask is valid; ``"any"``: True where at
+        least one is.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``bool`` array, True where valid.
+
+    Raises
+    ------
+    ValueError
+        If ``masks`` is empty or ``logic`` unknown.
+    """
+    if logic not in ("all", "any"):
+        raise UnsupportedLogicError(f"unsupported logic {logic!r}: use 'all' or 'any'")
+    if len(masks) == 0:
+        raise ValueError("aggregated_selector needs at least one mask")
+    selector = np.asarray(masks[0]) != 0
+    combine = np.logical_and if logic == "all" else np.logical_or
+    for mask in masks[1:]:
+        combine(selector, np.asarray(mask), out=selector)
+    return selector
+
+
+def get_nbr_workers(number: int | None = None) -> int:
+    """Return how many worker processes to use.
+
+    Parameters
+    ----------
+    number : int or None
+        The number asked for; ``None`` means the CPUs this process may use.
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
+    if number is None:
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not available on Windows and macOS
+            return max(1, os.cpu_count() or 1)
+    if isinstance(number, bool) or not isinstance(number, numbers.Integral):
+        raise ValueError(f"the number of workers must be an integer, got {number!r}")
+    return max(1, int(number))
+
+
+def get_or_set_context(method: str | None = None, *, executable: str | None = None) -> BaseContext:
+    """Return the multiprocessing context to run workers with.
+
+    The global start method is never changed.
+
+    Parameters
+    ----------
+    method : {"spawn", "fork", "forkserver"} or None
+        ``None`` uses the start method the application has set, else
+        ``"spawn"`` (correct on every platform and inside applications that
+        embed Python).
+    executable : str or None
+        Python interpreter for the worker processes (spawn only). Needed when
+        ``sys.executable`` is not a usable Python, e.g. inside QGIS. It only
+        applies to the processes of the returned context.
+
+    Returns
+    -------
+    multiprocessing.context.BaseContext
+
+    Raises
+    ------
+    ValueError
+        For an unknown method, or an executable with a method other than spawn.
+    """
+    if method is not None and method not in START_METHODS:
+        raise ValueError(f"unknown start method {method!r}: use one of {START_METHODS}")
+    if method is None:
+        method = multiprocessing.get_start_method(allow_none=True) or "spawn"
+    if executable is None:
+        return multiprocessing.get_context(method)
+    if method != "spawn":
+        raise ValueError(f"a worker interpreter can only be set with 'spawn', not {method!r}")
+    from riogrande._interpreter import InterpreterSpawnContext
+
+    return InterpreterSpawnContext(executable)

@@ -1,0 +1,1 @@
+"""Raster input and output: models, dataset handles, checks, exceptions."""

@@ -1,0 +1,88 @@
+"""Exceptions raised by riogrande.
+
+Every error derives from :class:`RiograndeError`; most also derive from the
+builtin exception a caller would naturally catch (``OSError``, ``ValueError``,
+``RuntimeError``), so ``except ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RiograndeError(Exception):
+    """Base class of every riogrande error."""
+
+
+class SourceError(RiograndeError, OSError):
+    """A raster source cannot be opened or read."""
+
+
+class SourceNotFoundError(SourceError, FileNotFoundError):
+    """A raster source does not exist."""
+
+
+class InvalidBandError(RiograndeError, ValueError):
+    """A band index is out of range or otherwise unusable."""
+
+
+class BlockSizeError(RiograndeError, ValueError):
+    """A block size is not a pair of positive integers."""
+
+
+class IncompatibleRastersError(RiograndeError, ValueError):
+    """Rasters that must share a grid (shape, transform, CRS) do not."""
+
+
+class UnsupportedLogicError(RiograndeError, ValueError):
+    """A mask logic is neither a supported name nor a callable."""
+
+
+class InvalidNodataError(RiograndeError, ValueError):
+    """A nodata value cannot occur in the data type it is applied to."""
+
+
+class OutputError(RiograndeError, OSError):
+    """An output raster cannot be written where it was asked for."""
+
+
+class RunError(RiograndeError, RuntimeError):
+    """A parallel run failed."""
+
+
+class BlockProcessingError(RunError):
+    """A task raised an exception while processing one view.
+
+    Attributes
+    ----------
+    view : tuple of int
+        The ``(x, y, width, height)`` view the task failed on.
+    remote_traceback : str
+        The formatted traceback from the worker process, if available.
+    """
+
+    def __init__(self, message: str, view: Any = None, remote_traceback: str = "") -> None:
+        super().__init__(message)
+        self.view = view
+        self.remote_traceback = remote_traceback
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.remote_traceback:
+            text = f"{text}\n\nWorker traceback:\n{self.remote_traceback}"
+        return text
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.args[0], self.view, self.remote_traceback))
+
+
+class WorkerLostError(RunError):
+    """A worker process died (killed by the OS, crashed) during a run."""
+
+
+class AggregationError(RunError):
+    """The aggregator failed to consume or write the results."""
+
+
+class RunCancelledError(RunError):
+    """A run was cancelled by its caller; partial outputs were removed."""

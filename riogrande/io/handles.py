@@ -1,0 +1,119 @@
+"""Opening raster datasets, with clear errors and an optional per-process cache.
+
+Worker processes read many blocks of the same few files; re-opening a
+GeoTIFF for every block costs milliseconds and throws away GDAL's block
+cache. :func:`enable_cache` (called by the worker initializer) keeps
+read-only datasets open for the life of the process. In the caller's
+process nothing is cached, so no file handle outlives a call.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import rasterio
+from rasterio.errors import RasterioIOError
+
+from riogrande.io.exceptions import SourceError, SourceNotFoundError
+
+logger = logging.getLogger(__name__)
+
+_MAX_CACHED = 8
+_cache: OrderedDict[tuple, Any] | None = None
+
+
+def enable_cache() -> None:
+    """Keep read-only datasets open in this process (worker processes only)."""
+    global _cache
+    if _cache is None:
+        _cache = OrderedDict()
+
+
+def close_cached() -> None:
+    """Close every cached dataset and stop caching."""
+    global _cache
+    cache, _cache = _cache, None
+    for dataset in (cache or {}).values():
+        dataset.close()
+
+
+def _is_virtual(path: str) -> bool:
+    return path.startswith("/vsi") or "://" in path
+
+
+def open_raster(path: str | os.PathLike[str], mode: str = "r", **kwargs: Any) -> Any:
+    """Open a raster with rasterio, turning GDAL's errors into clear ones.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The raster file (or a GDAL virtual path such as ``/vsicurl/...``).
+    mode : str, default "r"
+        ``"r"``, ``"r+"`` or ``"w"``.
+    **kwargs
+        Passed to :func:`rasterio.open`.
+
+    Returns
+    -------
+    rasterio.io.DatasetReader or DatasetWriter
+
+    Raises
+    ------
+    SourceNotFoundError
+        If the file does not exist.
+    SourceError
+        If it is a directory or not a raster GDAL can read.
+    """
+    name = os.fspath(path)
+    if mode in ("r", "r+") and not _is_virtual(name):
+        if not os.path.exists(name):
+            raise SourceNotFoundError(f"raster not found: {name}")
+        if os.path.isdir(name):
+            raise SourceError(f"expected a raster file but got a directory: {name}")
+        if os.path.getsize(name) == 0:
+            raise SourceError(f"not a raster: {name} is an empty file")
+    try:
+        return rasterio.open(name, mode, **kwargs)
+    except RasterioIOError as error:
+        raise SourceError(f"cannot open {name} as a raster: {error}") from error
+
+
+@contextmanager
+def dataset(path: str | os.PathLike[str], mode: str = "r", **kwargs: Any) -> Iterator[Any]:
+    """Open a dataset for the duration of a ``with`` block.
+
+    In a process where :func:`enable_cache` was called, read-only datasets
+    come from (and stay in) a small cache instead of being closed.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The raster.
+    mode : str, default "r"
+        Open mode.
+    **kwargs
+        Passed to :func:`rasterio.open`.
+
+    Yields
+    ------
+    rasterio dataset
+    """
+    if _cache is None or mode != "r":
+        with open_raster(path, mode, **kwargs) as opened:
+            yield opened
+        return
+    key = (os.fspath(path), tuple(sorted(kwargs.items())))
+    opened = _cache.get(key)
+    if opened is None or opened.closed:
+        opened = open_raster(path, mode, **kwargs)
+        _cache[key] = opened
+        while len(_cache) > _MAX_CACHED:
+            _cache.popitem(last=False)[1].close()
+    else:
+        _cache.move_to_end(key)
+    yield opened

@@ -1,0 +1,69 @@
+"""Wall-clock timing of tasks."""
+
+from __future__ import annotations
+
+import time
+from types import TracebackType
+
+
+class TimedTask:
+    """Context manager that measures how long a task takes.
+
+    Examples
+    --------
+    >>> with TimedTask() as timer:
+    ...     _ = sum(range(10))
+    >>> timer.get_duration() >= 0
+    True
+    """
+
+    def __init__(self) -> None:
+        self.start: float | None = None
+        self.end: float | None = None
+        self.laps: list[float] = []
+        self._last_lap: float | None = None
+
+    def __enter__(self) -> TimedTask:
+        self.start = time.perf_counter()
+        self._last_lap = self.start
+        self.end = None
+        self.laps = []
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.end = time.perf_counter()
+
+    def new_lab(self) -> float:
+        """Record a lap: the time since the previous lap (or the start).
+
+        Returns
+        -------
+        float
+            The lap duration in seconds, also appended to :attr:`laps`.
+        """
+        if self._last_lap is None:
+            raise RuntimeError("TimedTask.new_lab() called before the task started")
+        now = time.perf_counter()
+        lap = now - self._last_lap
+        self._last_lap = now
+        self.laps.append(lap)
+        return lap
+
+    def get_duration(self) -> float | None:
+        """Return the seconds between entering and leaving the context.
+
+        Returns
+        -------
+        float or None
+            The duration; while the task runs, the time elapsed so far;
+            ``None`` if it never started.
+        """
+        if self.start is None:
+            return None
+        end = self.end if self.end is not None else time.perf_counter()
+        return end - self.start

@@ -1,0 +1,167 @@
+"""Worker functions: read one view, apply a task, put the result on a queue."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Collection, Sequence
+from functools import partial
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from riogrande.helper import view_to_window
+from riogrande.io.models import Band, Source
+from riogrande.prepare import get_view, relative_view
+from riogrande.timing import TimedTask
+
+
+def runner_call(
+    queue: Any,
+    callback: Callable[..., Any],
+    params: dict[str, Any],
+    wrapper: Callable[[Any], Any] | None = None,
+) -> Any:
+    """Call ``callback(**params)`` and put the (wrapped) result into ``queue``.
+
+    Parameters
+    ----------
+    queue : queue-like
+        Anything with ``put`` (a :class:`multiprocessing.Queue`, a
+        :class:`queue.Queue`, ...).
+    callback : callable
+        Function to call.
+    params : dict
+        Keyword arguments for ``callback``.
+    wrapper : callable or None
+        Applied to the result before it is enqueued.
+
+    Returns
+    -------
+    object
+        The unwrapped result.
+    """
+    out = callback(**params)
+    queue.put(wrapper(out) if wrapper is not None else out)
+    return out
+
+
+def _view_message(view: Sequence[int]) -> Callable[[Any], dict[str, Any]]:
+    return lambda data: {"view": tuple(view), "data": data}
+
+
+def _crop(view: Sequence[int], inner_view: Sequence[int] | None) -> Callable[[NDArray], NDArray]:
+    if inner_view is None:
+        return lambda data: data
+    relative = relative_view(view, inner_view)
+    return lambda data: get_view(np.asarray(data), relative)
+
+
+def process_block(
+    task: Callable[..., Any],
+    source: str | os.PathLike[str] | Source,
+    bands: Collection[Band | int] | None,
+    view: Sequence[int],
+    task_params: dict[str, Any] | None,
+    read_params: dict[str, Any] | None,
+    open_params: dict[str, Any] | None,
+    out_q: Any,
+    *,
+    inner_view: Sequence[int] | None = None,
+) -> TimedTask:
+    """Read a view of ``bands`` from ``source``, apply ``task``, enqueue the result.
+
+    Parameters
+    ----------
+    task : callable
+        ``task(data, **task_params)``; ``data`` is ``(len(bands), rows, cols)``.
+        Must be defined at module level to reach spawned workers.
+    source : str, path-like or Source
+        The raster.
+    bands : collection of Band or int, or None
+        Bands to read (all when None).
+    view : tuple of int
+        ``(x, y, width, height)`` to read.
+    task_params : dict or None
+        Keyword arguments of ``task``.
+    read_params : dict or None
+        Keyword arguments of the read call (e.g. ``masked``, ``boundless``).
+    open_params : dict or None
+        Keyword arguments of the open call (:meth:`Source.data_reader`).
+    out_q : queue-like
+        Receives ``{"view": view, "data": task_output}``.
+    inner_view : tuple of int, optional
+        When ``view`` includes a border, the part of the raster this block is
+        responsible for: the task output is cropped to it and enqueued with
+        ``inner_view`` as its view (see :func:`~riogrande.prepare.create_views`).
+
+    Returns
+    -------
+    TimedTask
+        How long reading and processing took.
+    """
+    with TimedTask() as timer:
+        if not isinstance(source, Source):
+            source = Source(source)
+        with source.data_reader(bands, **(open_params or {})) as read:
+            data = read(window=view_to_window(view), **(read_params or {}))
+        crop = _crop(view, inner_view)
+        message = _view_message(inner_view if inner_view is not None else view)
+        runner_call(
+            out_q, partial(task, data), dict(task_params or {}), lambda out: message(crop(out))
+        )
+    return timer
+
+
+def process_masks(
+    task: Callable[..., Any],
+    bands: Collection[Band],
+    view: Sequence[int],
+    task_params: dict[str, Any] | None,
+    read_params: dict[str, Any] | None,
+    open_params: dict[str, Any] | None,
+    aggr_q: Any,
+    extra_masking_band: Band | None = None,
+) -> TimedTask:
+    """Read the masks of ``bands`` over a view, apply ``task``, enqueue the result.
+
+    Parameters
+    ----------
+    task : callable
+        ``task(masks, **task_params)``; ``masks`` is a list of 2-D ``uint8``
+        arrays (0 = masked), one per band, then one for ``extra_masking_band``.
+    bands : collection of Band
+        Each band's mask is read with the reader chosen by
+        :meth:`Band.set_mask_reader` (:meth:`Band.get_mask_reader`).
+    view : tuple of int
+        ``(x, y, width, height)`` to read.
+    task_params : dict or None
+        Keyword arguments of ``task``.
+    read_params : dict or None
+        Keyword arguments of the read calls.
+    open_params : dict or None
+        Keyword arguments of the open calls.
+    aggr_q : queue-like
+        Receives ``{"view": view, "data": task_output}``.
+    extra_masking_band : Band or None
+        Its *data* is a mask: 0 = masked, anything else valid. Its own mask is
+        ignored.
+
+    Returns
+    -------
+    TimedTask
+        How long reading and processing took.
+    """
+    with TimedTask() as timer:
+        window = view_to_window(view)
+        open_params = open_params or {}
+        read_params = read_params or {}
+        masks = []
+        for band in bands:
+            with band.get_mask_reader()(**open_params) as read:
+                masks.append(read(window=window, **read_params))
+        if extra_masking_band is not None:
+            with extra_masking_band.data_reader(**open_params) as read:
+                masks.append((read(window=window, **read_params) != 0).view(np.uint8))
+        runner_call(aggr_q, partial(task, masks), dict(task_params or {}), _view_message(view))
+    return timer
