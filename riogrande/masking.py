@@ -39,7 +39,7 @@ from riogrande.io.models import Band, Source, check_band_index
 from riogrande.io.output import atomic_output, mask_profile
 from riogrande.prepare import create_views
 from riogrande.runner import Cancel, Progress, run_views
-from riogrande.workers import process_block, process_masks
+from riogrande.workers import block_jobs, process_block, process_masks
 
 logger = logging.getLogger(__name__)
 
@@ -232,18 +232,8 @@ def write_mask(
         options = _run_options(nbrcpu, start_method, executable, progress, cancel)
         block = resolve_block_size(block_size, source.profile, options["nbrcpu"])
         views, _ = create_views(block, (0, 0), (source.profile["width"], source.profile["height"]))
-        jobs = [
-            {
-                "task": reduced_mask,
-                "source": source,
-                "bands": indexes,
-                "view": view,
-                "task_params": {"nodata": nodata, "logic": logic},
-                "read_params": {},
-                "open_params": {},
-            }
-            for view in views
-        ]
+        jobs = block_jobs(reduced_mask, source, views, bands=indexes,
+                          task_params={"nodata": nodata, "logic": logic})
         counter = _PixelCounter()
         run = partial(
             run_views,

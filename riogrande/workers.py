@@ -165,3 +165,55 @@ def process_masks(
                 masks.append((read(window=window, **read_params) != 0).view(np.uint8))
         runner_call(aggr_q, partial(task, masks), dict(task_params or {}), _view_message(view))
     return timer
+
+
+def block_jobs(
+    task: Callable[..., Any],
+    source: str | os.PathLike[str] | Source,
+    views: Sequence[Sequence[int]],
+    *,
+    bands: Collection[Band | int] | None = None,
+    task_params: dict[str, Any] | None = None,
+    inner_views: Sequence[Sequence[int]] | None = None,
+) -> list[dict[str, Any]]:
+    """Build the :func:`process_block` arguments for each view.
+
+    Parameters
+    ----------
+    task : callable
+        Module-level function ``task(data, **task_params)``.
+    source : str, path-like or Source
+        The raster to read.
+    views : list of tuple
+        Views to read, e.g. the first list returned by
+        :func:`~riogrande.prepare.create_views`.
+    bands : collection of Band or int, optional
+        Bands to read; all by default.
+    task_params : dict, optional
+        Keyword arguments of ``task``.
+    inner_views : list of tuple, optional
+        With a border: the second list of
+        :func:`~riogrande.prepare.create_views`; each result is cropped to it.
+
+    Returns
+    -------
+    list of dict
+        One job per view, for :func:`riogrande.runner.run_views`.
+    """
+    if not isinstance(source, Source):
+        source = Source(source)
+    jobs = []
+    for index, view in enumerate(views):
+        job = {
+            "task": task,
+            "source": source,
+            "bands": None if bands is None else list(bands),
+            "view": tuple(view),
+            "task_params": dict(task_params or {}),
+            "read_params": {},
+            "open_params": {},
+        }
+        if inner_views is not None:
+            job["inner_view"] = tuple(inner_views[index])
+        jobs.append(job)
+    return jobs
