@@ -271,12 +271,12 @@ def _selector_inputs(
 ) -> tuple[list[Band], Band | None, Source]:
     if not bands:
         raise InvalidBandError("prepare_selector needs at least one band")
-    sources: dict[Path, Source] = {}
+    sources: dict[str, Source] = {}
     checked: list[Band] = []
     for band in [*bands, *([extra_masking_band] if extra_masking_band is not None else [])]:
         if not isinstance(band, Band):
             raise InvalidBandError(f"expected Band objects, got {band!r}")
-        key = band.source.path
+        key = band.source.name
         if key not in sources:
             sources[key] = open_source(band.source)
         band = copy.copy(band)  # the caller's Band keeps its own Source
@@ -313,7 +313,7 @@ def _selector_run(
         for view in views
     ]
     read = [*bands, *([extra_masking_band] if extra_masking_band is not None else [])]
-    files = {band.source.path for band in read}
+    files = {band.source.name for band in read}
     logger.info("selector of %s, blocks of %s", list(bands), block)
     run_views(
         process_masks,

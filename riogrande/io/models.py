@@ -59,23 +59,28 @@ class Source:
         tags: dict[str, Any] | None = None,
         profile: dict[str, Any] | None = None,
     ) -> None:
-        self.path = Path(path)
+        self._name = os.fspath(path)
         self.tags: dict[str, Any] = dict(tags or {})
         self._profile: dict[str, Any] | None = dict(profile) if profile is not None else None
 
     def __repr__(self) -> str:
-        return f"Source({str(self.path)!r})"
+        return f"Source({self._name!r})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Source) and self.path == other.path
+        return isinstance(other, Source) and self._name == other._name
 
     def __hash__(self) -> int:
-        return hash(self.path)
+        return hash(self._name)
 
     @property
     def name(self) -> str:
-        """The path as a string, as GDAL wants it."""
-        return os.fspath(self.path)
+        """The path exactly as given (GDAL virtual paths such as ``/vsicurl/`` included)."""
+        return self._name
+
+    @property
+    def path(self) -> Path:
+        """The path as a :class:`pathlib.Path`."""
+        return Path(self._name)
 
     @property
     def exists(self) -> bool:
@@ -111,7 +116,7 @@ class Source:
         dict
             A copy of the dataset's rasterio profile.
         """
-        with dataset(self.path) as src:
+        with dataset(self.name) as src:
             self._profile = dict(src.profile)
         return dict(self._profile)
 
@@ -184,7 +189,7 @@ class Source:
             ``read(window=None, **read_kwargs)`` returning ``(len(bands), rows, cols)``.
         """
         indexes = self._band_indexes(bands)
-        with dataset(self.path, "r", **open_kwargs) as src:
+        with dataset(self.name, "r", **open_kwargs) as src:
 
             def read(window: Window | None = None, **read_kwargs: Any) -> NDArray:
                 return src.read(indexes, window=window, **read_kwargs)
@@ -200,7 +205,7 @@ class Source:
         callable
             ``write(array, window=None)`` with a ``(bands, rows, cols)`` array.
         """
-        with dataset(self.path, "r+", **open_kwargs) as dst:
+        with dataset(self.name, "r+", **open_kwargs) as dst:
 
             def write(array: NDArray, window: Window | None = None) -> None:
                 dst.write(np.asarray(array), window=window)
@@ -217,7 +222,7 @@ class Source:
             ``read(window=None)`` returning a ``uint8`` ``(rows, cols)`` mask,
             0 where masked.
         """
-        with dataset(self.path, "r", **open_kwargs) as src:
+        with dataset(self.name, "r", **open_kwargs) as src:
 
             def read(window: Window | None = None, **read_kwargs: Any) -> NDArray:
                 return src.dataset_mask(window=window, **read_kwargs)
@@ -237,7 +242,7 @@ class Source:
             masked, non-zero where valid.
         """
         with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
-            with dataset(self.path, "r+", **open_kwargs) as dst:
+            with dataset(self.name, "r+", **open_kwargs) as dst:
 
                 def write(mask: NDArray, window: Window | None = None) -> None:
                     mask = np.asarray(mask)
@@ -253,7 +258,7 @@ class Source:
         bidx : int, default 0
             Band to tag; 0 tags the dataset.
         """
-        with dataset(self.path, "r+") as dst:
+        with dataset(self.name, "r+") as dst:
             write_tags(dst, self.tags, bidx)
 
     def get_tags(self, bidx: int = 0) -> dict[str, Any]:
@@ -268,7 +273,7 @@ class Source:
         -------
         dict
         """
-        with dataset(self.path) as src:
+        with dataset(self.name) as src:
             raw = src.tags(bidx, ns=TAG_NAMESPACE) if bidx else src.tags(ns=TAG_NAMESPACE)
         return {key: json.loads(value) for key, value in raw.items()}
 
@@ -382,7 +387,7 @@ class Band:
         callable
             ``read(window=None, **read_kwargs)`` returning ``(rows, cols)``.
         """
-        with dataset(self.source.path, "r", **open_kwargs) as src:
+        with dataset(self.source.name, "r", **open_kwargs) as src:
             check_band_index(self.bidx, src.count, self.source.name)
 
             def read(window: Window | None = None, **read_kwargs: Any) -> NDArray:
@@ -399,7 +404,7 @@ class Band:
         callable
             ``write(array, window=None)`` with a ``(rows, cols)`` array.
         """
-        with dataset(self.source.path, "r+", **open_kwargs) as dst:
+        with dataset(self.source.name, "r+", **open_kwargs) as dst:
             check_band_index(self.bidx, dst.count, self.source.name)
 
             def write(array: NDArray, window: Window | None = None) -> None:
@@ -417,7 +422,7 @@ class Band:
             ``read(window=None)`` returning a ``uint8`` ``(rows, cols)`` mask,
             0 where masked.
         """
-        with dataset(self.source.path, "r", **open_kwargs) as src:
+        with dataset(self.source.name, "r", **open_kwargs) as src:
             check_band_index(self.bidx, src.count, self.source.name)
 
             def read(window: Window | None = None, **read_kwargs: Any) -> NDArray:
@@ -489,7 +494,7 @@ class Band:
 
     def export_tags(self) -> None:
         """Store :attr:`tags` in the file as this band's metadata (JSON values)."""
-        with dataset(self.source.path, "r+") as dst:
+        with dataset(self.source.name, "r+") as dst:
             write_tags(dst, self.tags, self.bidx)
 
     def get_tags(self) -> dict[str, Any]:
