@@ -166,8 +166,10 @@ def _run_options(
     executable: str | None,
     progress: Progress | None,
     cancel: Cancel | None,
+    executor: Any,
 ) -> dict[str, Any]:
     return {
+        "executor": executor,
         "nbrcpu": get_nbr_workers(nbrcpu),
         "start_method": start_method,
         "executable": executable,
@@ -190,6 +192,7 @@ def write_mask(
     executable: str | None = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    executor: Any = None,
 ) -> MaskReport:
     """Compute the nodata mask of a raster in parallel and write it.
 
@@ -215,7 +218,7 @@ def write_mask(
         Bands to check; all by default.
     verbose : bool, default False
         Log progress at INFO level through :mod:`logging`.
-    nbrcpu, start_method, executable, progress, cancel
+    nbrcpu, start_method, executable, progress, cancel, executor
         See :func:`~riogrande.runner.run_views`.
 
     Returns
@@ -229,7 +232,7 @@ def write_mask(
         nodata = _resolve_nodata(nodata, source)
         check_logic(logic)
         _check_picklable(logic)
-        options = _run_options(nbrcpu, start_method, executable, progress, cancel)
+        options = _run_options(nbrcpu, start_method, executable, progress, cancel, executor)
         block = resolve_block_size(block_size, source.profile, options["nbrcpu"])
         views, _ = create_views(block, (0, 0), (source.profile["width"], source.profile["height"]))
         jobs = block_jobs(reduced_mask, source, views, bands=indexes,
@@ -337,6 +340,7 @@ def selector_array(
     executable: str | None = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    executor: Any = None,
 ) -> tuple[NDArray, MaskReport]:
     """Compute the valid-pixel selector of ``bands`` into an array.
 
@@ -352,7 +356,7 @@ def selector_array(
     started = time.perf_counter()
     with _logging_level(verbose):
         checked, extra, reference = _selector_inputs(bands, extra_masking_band)
-        options = _run_options(nbrcpu, start_method, executable, progress, cancel)
+        options = _run_options(nbrcpu, start_method, executable, progress, cancel, executor)
         matrix = np.zeros(reference.shape, dtype=bool)
         counter = _PixelCounter()
         block, views = _selector_run(checked, block_size, extra, partial(fill_matrix, matrix),
@@ -373,6 +377,7 @@ def write_selector(
     executable: str | None = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    executor: Any = None,
 ) -> MaskReport:
     """Compute the valid-pixel selector of ``bands`` and stream it into a raster.
 
@@ -390,7 +395,7 @@ def write_selector(
         checked, extra, reference = _selector_inputs(bands, extra_masking_band)
         inputs = [band.source.path for band in [*checked, *([extra] if extra else [])]]
         written = check_output_path(output, inputs)
-        options = _run_options(nbrcpu, start_method, executable, progress, cancel)
+        options = _run_options(nbrcpu, start_method, executable, progress, cancel, executor)
         counter = _PixelCounter()
         tags = {"selector_of": [f"{band.source.name}:{band.bidx}:{band.mask_use}"
                                 for band in checked]}

@@ -91,6 +91,8 @@ def compute_mask(
         ``executable`` (str): Python interpreter of the workers.
         ``progress`` (callable): ``progress(done, total)`` per block.
         ``cancel`` (callable): return True to stop the run.
+        ``executor`` (``concurrent.futures.Executor`` or ``distributed.Client``):
+        run the blocks there instead of a local process pool.
 
     Returns
     -------
@@ -142,7 +144,7 @@ def prepare_selector(
         Log processing steps through :mod:`logging` (INFO).
     **params
         ``nbrcpu``, ``start_method``, ``executable``, ``progress``,
-        ``cancel``: as in :func:`compute_mask`.
+        ``cancel``, ``executor``: as in :func:`compute_mask`.
 
     Returns
     -------

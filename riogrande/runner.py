@@ -27,25 +27,23 @@ Data flows one way::
 from __future__ import annotations
 
 import logging
-import multiprocessing.context
 import queue
-import signal
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from typing import Any
 
-from riogrande.helper import get_nbr_workers, get_or_set_context
-from riogrande.io import handles
+from riogrande.helper import get_nbr_workers
 from riogrande.io.exceptions import (
     AggregationError,
     BlockProcessingError,
     RunCancelledError,
+    RunError,
     WorkerLostError,
 )
+from riogrande.pool import WorkerPool, default_start_method_kept, external_pool, local_pool
 
 logger = logging.getLogger(__name__)
 
@@ -79,23 +77,6 @@ class _Collector:
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         self.items.append(item)
-
-
-_worker_env: list[Any] = []
-
-
-def _initialize_worker(gdal_cachemax_mb: int | None, log_level: int) -> None:
-    """Set up a worker process: quiet Ctrl-C, capped GDAL cache, open-once datasets."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.getLogger("riogrande").setLevel(log_level)
-    if gdal_cachemax_mb is not None:
-        import rasterio
-
-        # A new process: GDAL reads its cache size on first use, after this.
-        env = rasterio.Env(GDAL_CACHEMAX=int(gdal_cachemax_mb))
-        env.__enter__()
-        _worker_env.append(env)  # stays entered for the life of the worker
-    handles.enable_cache()
 
 
 def execute_job(worker: Callable[..., Any], job: dict[str, Any], queue_param: str) -> list[Any]:
@@ -194,40 +175,6 @@ class _Aggregator(threading.Thread):
         self.join()
 
 
-@contextmanager
-def _default_start_method_kept() -> Iterator[None]:
-    """Undo the side effect of spawning on the default start method.
-
-    Spawning a process records ``multiprocessing.get_start_method()`` in the
-    child's preparation data, which fixes the caller's *default* context
-    (e.g. to fork on Linux) as if the application had chosen it. Restore it.
-    """
-    default = getattr(multiprocessing.context, "_default_context", None)
-    before = getattr(default, "_actual_context", None)
-    try:
-        yield
-    finally:
-        if default is not None and hasattr(default, "_actual_context"):
-            default._actual_context = before
-
-
-def _terminate(executor: ProcessPoolExecutor) -> None:
-    """Stop every worker process of ``executor`` now."""
-    terminate = getattr(executor, "terminate_workers", None)  # Python >= 3.14
-    if terminate is not None:
-        terminate()
-        return
-    processes = getattr(executor, "_processes", None) or {}
-    for process in list(processes.values()):
-        if process.is_alive():
-            process.terminate()
-    for process in list(processes.values()):
-        process.join(timeout=5)
-        if process.is_alive():
-            process.kill()
-            process.join()
-
-
 def run_views(
     worker: Callable[..., Any],
     jobs: Iterable[dict[str, Any]],
@@ -241,6 +188,7 @@ def run_views(
     cancel: Cancel | None = None,
     on_message: Callable[[Any], None] | None = None,
     gdal_cachemax_mb: int | None = None,
+    executor: Any = None,
 ) -> Any:
     """Run ``worker`` once per job in a pool of processes, feeding ``aggregator``.
 
@@ -276,8 +224,14 @@ def run_views(
         Called with every message before it reaches the aggregator (e.g. to
         count pixels), from the calling thread.
     gdal_cachemax_mb : int or None
-        GDAL block cache of each worker, in MB; GDAL's default (5 % of RAM
-        per process) when None.
+        GDAL block cache of each local worker, in MB; GDAL's default (5 % of
+        RAM per process) when None.
+    executor : concurrent.futures.Executor or distributed.Client, optional
+        Run the jobs there instead of in a local spawn pool (e.g. a Dask
+        cluster; workers must reach the input paths). It is not shut down.
+        ``nbrcpu`` then sets how many jobs run at once (default: the
+        executor's workers). ``start_method``, ``executable`` and
+        ``gdal_cachemax_mb`` only apply to the local pool.
 
     Returns
     -------
@@ -295,44 +249,38 @@ def run_views(
     RunCancelledError
         ``cancel()`` returned True.
     """
-    with _default_start_method_kept():
-        return _run(worker, list(jobs), aggregator, queue_param, nbrcpu, start_method,
-                    executable, progress, cancel, on_message, gdal_cachemax_mb)
+    job_list: Sequence[dict[str, Any]] = list(jobs)
+    total = len(job_list)
+    with default_start_method_kept():
+        if executor is None:
+            pool = local_pool(min(get_nbr_workers(nbrcpu), max(total, 1)), start_method,
+                              executable, gdal_cachemax_mb)
+        else:
+            pool = external_pool(executor, nbrcpu)
+        logger.info("processing %d views with %s", total, pool.description)
+        return _drive(pool, worker, job_list, aggregator, queue_param, progress, cancel,
+                      on_message)
 
 
-def _run(
+def _drive(
+    pool: WorkerPool,
     worker: Callable[..., Any],
     job_list: Sequence[dict[str, Any]],
     aggregator: Callable[[queue.Queue], Any],
     queue_param: str,
-    nbrcpu: int | None,
-    start_method: str | None,
-    executable: str | None,
     progress: Progress | None,
     cancel: Cancel | None,
     on_message: Callable[[Any], None] | None,
-    gdal_cachemax_mb: int | None,
 ) -> Any:
+    """Submit jobs with at most ``2 × workers`` in flight; feed the aggregator."""
     total = len(job_list)
-    workers = min(get_nbr_workers(nbrcpu), max(total, 1))
-    context = get_or_set_context(start_method, executable=executable)
-    max_in_flight = 2 * workers
-    log_level = logging.getLogger("riogrande").getEffectiveLevel()
-    logger.info("processing %d views with %d worker(s) (%s)", total, workers,
-                context.get_start_method())
 
     def should_stop() -> None:
         if cancel is not None and cancel():
             raise RunCancelledError("the run was cancelled")
 
-    aggregation = _Aggregator(aggregator, maxsize=max(2, workers))
+    aggregation = _Aggregator(aggregator, maxsize=max(2, pool.workers))
     aggregation.start()
-    executor = ProcessPoolExecutor(
-        workers,
-        mp_context=context,
-        initializer=_initialize_worker,
-        initargs=(gdal_cachemax_mb, log_level),
-    )
     pending: dict[Future, Any] = {}
     succeeded = False
     try:
@@ -342,23 +290,16 @@ def _run(
             progress(0, total)
         while next_job < total or pending:
             should_stop()
-            while next_job < total and len(pending) < max_in_flight:
+            while next_job < total and len(pending) < 2 * pool.workers:
                 job = job_list[next_job]
-                pending[executor.submit(execute_job, worker, job, queue_param)] = job.get("view")
+                future = pool.executor.submit(execute_job, worker, job, queue_param)
+                pending[future] = job.get("view")
                 next_job += 1
             finished, _ = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
             aggregation.raise_if_failed()
             for future in finished:
                 view = pending.pop(future)
-                try:
-                    messages = future.result()
-                except BrokenProcessPool as error:
-                    in_flight = [view, *pending.values()]
-                    raise WorkerLostError(
-                        "a worker process died unexpectedly (killed by the OS, out of memory "
-                        f"or crashed) while processing views {in_flight}"
-                    ) from error
-                for message in messages:
+                for message in _messages(future, view, pending):
                     if on_message is not None:
                         on_message(message)
                     aggregation.put(message, should_stop)
@@ -373,6 +314,23 @@ def _run(
         if not succeeded:
             for future in pending:
                 future.cancel()
-            _terminate(executor)
             aggregation.abort()
-        executor.shutdown(wait=True, cancel_futures=True)
+        pool.close(failed=not succeeded)
+
+
+def _messages(future: Future, view: Any, pending: dict[Future, Any]) -> list[Any]:
+    """The messages a finished job produced, or a clear error."""
+    try:
+        return future.result()
+    except BlockProcessingError:
+        raise
+    except BrokenProcessPool as error:
+        in_flight = [view, *pending.values()]
+        raise WorkerLostError(
+            "a worker process died unexpectedly (killed by the OS, out of memory "
+            f"or crashed) while processing views {in_flight}"
+        ) from error
+    except Exception as error:
+        raise RunError(
+            f"the executor failed to run view {view}: {type(error).__name__}: {error}"
+        ) from error

@@ -1,0 +1,170 @@
+"""Options and argument types shared by the subcommands.
+
+Parsing lives in :class:`click.ParamType` subclasses, so a bad value is a
+usage error (exit code 2) whose message names the option.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def _is_virtual(value: str) -> bool:
+    return value.startswith("/vsi") or "://" in value
+
+
+class RasterPath(click.ParamType):
+    """A raster to read: an existing file, a GDAL ``/vsi...`` path or a URL."""
+
+    name = "raster"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        """Return the path, checking that a local file exists."""
+        text = os.fspath(value)
+        if _is_virtual(text):
+            return text
+        path = Path(text)
+        if not path.exists():
+            self.fail(f"file {text!r} does not exist", param, ctx)
+        if path.is_dir():
+            self.fail(f"{text!r} is a directory, not a raster file", param, ctx)
+        return text
+
+
+class BandList(click.ParamType):
+    """Comma-separated 1-based band indexes, with ranges: ``1,3`` or ``1-3,5``."""
+
+    name = "bands"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> list[int]:
+        """Return the band indexes in the order given."""
+        if isinstance(value, list):
+            return value
+        bands: list[int] = []
+        for item in str(value).split(","):
+            first, _, last = item.strip().partition("-")
+            try:
+                start = int(first)
+                stop = int(last) if last else start
+            except ValueError:
+                self.fail(f"{value!r} is not a list of band numbers such as 1,3 or 1-3", param,
+                          ctx)
+            if start < 1 or stop < start:
+                self.fail(f"{item.strip()!r} in {value!r}: bands are numbered from 1, "
+                          "ranges go upwards", param, ctx)
+            bands.extend(range(start, stop + 1))
+        return bands
+
+
+class NodataValue(click.ParamType):
+    """A number, or ``nan``."""
+
+    name = "nodata"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int | float:
+        """Return an int when the text is an integer, else a float (NaN allowed)."""
+        if isinstance(value, (int, float)):
+            return value
+        text = str(value).strip()
+        try:
+            return int(text)
+        except ValueError:
+            pass
+        try:
+            number = float(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a number or 'nan'", param, ctx)
+        if math.isinf(number):
+            self.fail(f"{value!r}: infinity cannot be a nodata value", param, ctx)
+        return number
+
+
+class ExtraMask(click.ParamType):
+    """``RASTER`` or ``RASTER:BAND`` (band 1 by default)."""
+
+    name = "raster[:band]"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, int]:
+        """Return ``(path, band)``."""
+        if isinstance(value, tuple):
+            return value
+        text = str(value)
+        path, band = text, 1
+        head, sep, tail = text.rpartition(":")
+        if sep and tail.isdigit() and head:
+            path, band = head, int(tail)
+            if band < 1:
+                self.fail(f"{value!r}: bands are numbered from 1", param, ctx)
+        return RasterPath().convert(path, param, ctx), band
+
+
+def _positive_pair(
+    ctx: click.Context, param: click.Parameter, value: tuple[int, int] | None
+) -> tuple[int, int] | None:
+    if value is not None and min(value) < 1:
+        raise click.BadParameter(f"{value[0]} {value[1]}: width and height must be positive",
+                                 ctx=ctx, param=param)
+    return value
+
+
+src_arg = click.argument("src", type=RasterPath())
+
+output_opt = click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="New single-band uint8 GeoTIFF: 1 valid, 0 masked.",
+)
+overwrite_opt = click.option(
+    "--overwrite", is_flag=True, help="Replace OUTPUT if it exists.",
+)
+bands_opt = click.option(
+    "-b", "--bands", type=BandList(), default=None,
+    help="Bands to use, e.g. 1,3 or 1-3 (default: all).",
+)
+block_size_opt = click.option(
+    "--block-size", type=(int, int), default=None, metavar="W H", callback=_positive_pair,
+    help="Block width and height in pixels (default: chosen from the file's tiling).",
+)
+workers_opt = click.option(
+    "-j", "--workers", type=click.IntRange(min=1), default=None,
+    help="Worker processes (default: the usable CPUs).",
+)
+quicklook_opt = click.option(
+    "--quicklook", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    metavar="PNG", help="Also write a small PNG preview of the result (valid/masked).",
+)
+json_opt = click.option(
+    "--json", "as_json", is_flag=True, help="Print the report as one JSON object.",
+)
+quiet_opt = click.option(
+    "-q", "--quiet", is_flag=True, help="No progress bar and no summary line.",
+)
+yes_opt = click.option(
+    "-y", "--yes", is_flag=True, help="Do not ask before modifying the source file.",
+)
+
+
+def check_output(
+    output: Path, overwrite: bool, param_hint: str = "'-o' / '--output'"
+) -> Path:
+    """Refuse to replace an existing file unless ``--overwrite`` was given.
+
+    Raises
+    ------
+    click.BadParameter
+        If ``output`` exists and ``overwrite`` is False.
+    """
+    if output.exists() and not overwrite:
+        raise click.BadParameter(f"{output} already exists; add --overwrite to replace it",
+                                 param_hint=param_hint)
+    return output

@@ -1,0 +1,70 @@
+"""What a command prints when a run ends: a summary line or a JSON object."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from riogrande.masking import MaskReport
+
+
+def report_dict(report: MaskReport, **extra: Any) -> dict[str, Any]:
+    """The fields of ``report`` as JSON-ready values (paths as strings).
+
+    Parameters
+    ----------
+    report : MaskReport
+        The library's report.
+    **extra
+        More fields (e.g. ``quicklook``); paths become strings.
+
+    Returns
+    -------
+    dict
+    """
+    fields: dict[str, Any] = {
+        "output": None if report.output is None else str(report.output),
+        "valid": report.valid,
+        "masked": report.masked,
+        "pixels": report.pixels,
+        "block_size": list(report.block_size),
+        "views": report.views,
+        "workers": report.workers,
+        "seconds": round(report.seconds, 3),
+    }
+    for key, value in extra.items():
+        fields[key] = str(value) if isinstance(value, Path) else value
+    return fields
+
+
+def summary_line(report: MaskReport) -> str:
+    """One line: where, how many pixels valid/masked, time and throughput.
+
+    Parameters
+    ----------
+    report : MaskReport
+
+    Returns
+    -------
+    str
+        E.g. ``mask.tif: 4,512,300 valid, 237,700 masked (5.0%) - 4.75 Mpx in
+        2.31 s (2.06 Mpx/s), 30 blocks of 512x512, 2 workers``.
+    """
+    pixels = report.pixels
+    share = report.masked / pixels if pixels else 0.0
+    rate = pixels / report.seconds / 1e6 if report.seconds > 0 else float("inf")
+    width, height = report.block_size
+    return (f"{report.output}: {report.valid:,} valid, {report.masked:,} masked ({share:.1%}) - "
+            f"{pixels / 1e6:.2f} Mpx in {report.seconds:.2f} s ({rate:.2f} Mpx/s), "
+            f"{report.views} blocks of {width}x{height}, {report.workers} workers")
+
+
+def emit(report: MaskReport, *, as_json: bool, quiet: bool, **extra: Any) -> None:
+    """Print the JSON report, or the summary line unless ``quiet``."""
+    if as_json:
+        click.echo(json.dumps(report_dict(report, **extra)))
+    elif not quiet:
+        click.echo(summary_line(report))

@@ -1,0 +1,181 @@
+"""Executors for the engine: the local spawn pool, or one the caller brings.
+
+The local pool is a :class:`concurrent.futures.ProcessPoolExecutor` on a
+spawn context (see :func:`~riogrande.helper.get_or_set_context`) whose
+workers ignore Ctrl-C (the caller handles it), cap GDAL's block cache and
+keep their datasets open between blocks. A worker killed by the OS breaks
+the pool instead of hanging it.
+
+A caller may bring any :class:`concurrent.futures.Executor`, or a Dask
+``distributed.Client`` (used through ``client.get_executor()``); riogrande
+never imports Dask itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing.context
+import signal
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from riogrande.helper import get_nbr_workers, get_or_set_context
+from riogrande.io import handles
+
+logger = logging.getLogger(__name__)
+
+_worker_env: list[Any] = []
+
+
+def _initialize_worker(gdal_cachemax_mb: int | None, log_level: int) -> None:
+    """Set up a local worker process: quiet Ctrl-C, capped GDAL cache, open-once datasets."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.getLogger("riogrande").setLevel(log_level)
+    if gdal_cachemax_mb is not None:
+        import rasterio
+
+        # A new process: GDAL reads its cache size on first use, after this.
+        env = rasterio.Env(GDAL_CACHEMAX=int(gdal_cachemax_mb))
+        env.__enter__()
+        _worker_env.append(env)  # stays entered for the life of the worker
+    handles.enable_cache()
+
+
+@contextmanager
+def default_start_method_kept() -> Iterator[None]:
+    """Undo the side effect of spawning on the default start method.
+
+    Spawning a process records ``multiprocessing.get_start_method()`` in the
+    child's preparation data, which fixes the caller's *default* context
+    (e.g. to fork on Linux) as if the application had chosen it. Restore it.
+    """
+    default = getattr(multiprocessing.context, "_default_context", None)
+    before = getattr(default, "_actual_context", None)
+    try:
+        yield
+    finally:
+        if default is not None and hasattr(default, "_actual_context"):
+            default._actual_context = before
+
+
+def _terminate(executor: ProcessPoolExecutor) -> None:
+    """Stop every worker process of ``executor`` now."""
+    terminate = getattr(executor, "terminate_workers", None)  # Python >= 3.14
+    if terminate is not None:
+        terminate()
+        return
+    processes = getattr(executor, "_processes", None) or {}
+    for process in list(processes.values()):
+        if process.is_alive():
+            process.terminate()
+    for process in list(processes.values()):
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+@dataclass
+class WorkerPool:
+    """An executor and how the engine may use it.
+
+    Attributes
+    ----------
+    executor : concurrent.futures.Executor
+        Where jobs are submitted.
+    workers : int
+        How many jobs run at once (sets the number of blocks in flight).
+    owned : bool
+        Whether the engine created it (and must shut it down).
+    description : str
+        For log messages.
+    """
+
+    executor: Executor
+    workers: int
+    owned: bool
+    description: str
+
+    def close(self, failed: bool) -> None:
+        """Shut down an owned pool; after a failure, stop its workers first."""
+        if not self.owned:
+            return
+        if failed and isinstance(self.executor, ProcessPoolExecutor):
+            _terminate(self.executor)
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def local_pool(
+    workers: int,
+    start_method: str | None,
+    executable: str | None,
+    gdal_cachemax_mb: int | None,
+) -> WorkerPool:
+    """Create the local process pool.
+
+    Parameters
+    ----------
+    workers : int
+        Number of worker processes.
+    start_method, executable
+        See :func:`~riogrande.helper.get_or_set_context`.
+    gdal_cachemax_mb : int or None
+        GDAL block cache per worker.
+
+    Returns
+    -------
+    WorkerPool
+    """
+    context = get_or_set_context(start_method, executable=executable)
+    log_level = logging.getLogger("riogrande").getEffectiveLevel()
+    executor = ProcessPoolExecutor(
+        workers,
+        mp_context=context,
+        initializer=_initialize_worker,
+        initargs=(gdal_cachemax_mb, log_level),
+    )
+    return WorkerPool(executor, workers, True, f"{workers} local {context.get_start_method()} "
+                                               "worker(s)")
+
+
+def _dask_parallelism(client: Any) -> int:
+    try:
+        return max(1, sum(client.nthreads().values()))
+    except Exception:  # a scheduler that cannot tell: assume this machine's CPUs
+        return get_nbr_workers()
+
+
+def external_pool(executor: Any, nbrcpu: int | None) -> WorkerPool:
+    """Wrap an executor the caller brought.
+
+    Parameters
+    ----------
+    executor : concurrent.futures.Executor or distributed.Client
+        Where to run the jobs. A Dask client is used through
+        ``client.get_executor(pure=False)``.
+    nbrcpu : int or None
+        Jobs running at once; by default the executor's worker count (a Dask
+        cluster's total threads).
+
+    Returns
+    -------
+    WorkerPool
+    """
+    description = type(executor).__name__
+    workers = nbrcpu
+    if hasattr(executor, "get_executor") and hasattr(executor, "nthreads"):
+        if workers is None:
+            workers = _dask_parallelism(executor)
+        executor = executor.get_executor(pure=False)
+    elif not isinstance(executor, Executor):
+        raise TypeError(
+            f"executor must be a concurrent.futures.Executor or a distributed.Client, "
+            f"got {type(executor).__name__}"
+        )
+    if workers is None:
+        workers = getattr(executor, "_max_workers", None) or get_nbr_workers()
+    workers = get_nbr_workers(workers)
+    return WorkerPool(executor, workers, False, f"{description} ({workers} at once)")
