@@ -1,0 +1,64 @@
+"""Whole-array reference results computed with numpy and rasterio only."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+
+
+def read_all(path: str | Path, bands: list[int] | None = None) -> np.ndarray:
+    """Read whole bands ``(n, rows, cols)`` with rasterio."""
+    with rasterio.open(path) as src:
+        return src.read(bands if bands is not None else list(range(1, src.count + 1)))
+
+
+def is_nodata(data: np.ndarray, nodata: Any) -> np.ndarray:
+    """Cells equal to ``nodata`` (NaN matching NaN)."""
+    if isinstance(nodata, float) and math.isnan(nodata):
+        return np.isnan(data)
+    return data == nodata
+
+
+def mask_reference(path: str | Path, nodata: Any, logic: Any, bands: list[int] | None = None):
+    """The expected uint8 mask (1 valid, 0 masked) of ``path``."""
+    data = read_all(path, bands)
+    if callable(logic):
+        return (np.asarray(logic(data, nodata)) != 0).astype(np.uint8)
+    hits = is_nodata(data, nodata)
+    masked = hits.all(axis=0) if logic == "all" else hits.any(axis=0)
+    return (~masked).astype(np.uint8)
+
+
+def band_mask(path: str | Path, bidx: int, use: str) -> np.ndarray:
+    """A band's validity (bool) as rasterio reads it for a ``set_mask_reader`` choice."""
+    with rasterio.open(path) as src:
+        if use in ("band", "self"):
+            return src.read_masks(bidx) != 0
+        if use == "source":
+            return src.dataset_mask() != 0
+        if use == "mask_none":
+            return np.ones(src.shape, dtype=bool)
+        if use == "mask_all":
+            return np.zeros(src.shape, dtype=bool)
+    raise ValueError(use)
+
+
+def selector_reference(specs: list[tuple[Any, int, str]], extra: tuple[Any, int] | None = None):
+    """AND of band masks ``(path, bidx, use)`` and of ``extra`` band data ``!= 0``."""
+    result = None
+    for path, bidx, use in specs:
+        valid = band_mask(path, bidx, use)
+        result = valid if result is None else result & valid
+    if extra is not None:
+        result = result & (read_all(extra[0], [extra[1]])[0] != 0)
+    return result
+
+
+def leftovers(folder: str | Path) -> list[str]:
+    """Names of temporary or partial files in ``folder``."""
+    return sorted(p.name for p in Path(folder).iterdir()
+                  if p.name.startswith(".") or ".part" in p.name or p.suffix in (".tmp", ".msk"))

@@ -1,0 +1,76 @@
+"""Module-level task functions that worker processes (spawn) can import."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+
+def focal_mean(data: np.ndarray) -> np.ndarray:
+    """3x3 mean of the first band over the cells that exist (zero padding, counted)."""
+    band = np.asarray(data[0], dtype=np.float64)
+    padded = np.pad(band, 1)
+    present = np.pad(np.ones_like(band), 1)
+    total = np.zeros_like(band)
+    count = np.zeros_like(band)
+    rows, cols = band.shape
+    for dy in range(3):
+        for dx in range(3):
+            total += padded[dy : dy + rows, dx : dx + cols]
+            count += present[dy : dy + rows, dx : dx + cols]
+    return total / count
+
+
+def band_ratio(data: np.ndarray, first: int = 0, second: int = 1) -> np.ndarray:
+    """Normalised difference of two bands, 0 where both are 0."""
+    a = np.asarray(data[first], dtype=np.float64)
+    b = np.asarray(data[second], dtype=np.float64)
+    total = a + b
+    out = np.zeros_like(total)
+    np.divide(a - b, total, out=out, where=total != 0)
+    return out
+
+
+def band_sum(data: np.ndarray) -> np.ndarray:
+    """Sum of the bands, as float64."""
+    return np.asarray(data, dtype=np.float64).sum(axis=0)
+
+
+def first_band_above(array: np.ndarray, nodata: Any, threshold: float = 50.0) -> np.ndarray:
+    """A mask logic: valid where band 1 is above ``threshold`` and not nodata."""
+    first = np.asarray(array[0], dtype=np.float64)
+    return (first > threshold) & (first != nodata)
+
+
+def fail_when(data: np.ndarray, fail: bool = False, delay: float = 0.0) -> np.ndarray:
+    """Return the first band; raise when ``fail``."""
+    if delay:
+        time.sleep(delay)
+    if fail:
+        raise ValueError("this block is broken on purpose")
+    return np.asarray(data[0])
+
+
+def die_when(data: np.ndarray, die: bool = False, delay: float = 0.0) -> np.ndarray:
+    """Return the first band; SIGKILL the worker process when ``die``."""
+    if delay:
+        time.sleep(delay)
+    if die:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return np.asarray(data[0])
+
+
+def slow_copy(data: np.ndarray, delay: float = 0.05) -> np.ndarray:
+    """Return the first band after ``delay`` seconds."""
+    time.sleep(delay)
+    return np.asarray(data[0])
+
+
+def report_executable(queue: Any) -> None:
+    """Put this process's ``sys.executable`` on ``queue``."""
+    queue.put(sys.executable)
