@@ -16,6 +16,11 @@ logger = logging.getLogger(__name__)
 SIDECARS = (".aux.xml", ".msk", ".ovr")
 
 
+def _tile_length(length: int, largest: int = 512) -> int:
+    """A GeoTIFF tile side (multiple of 16) no longer than needed for ``length`` pixels."""
+    return min(largest, max(16, -(-int(length) // 16) * 16))
+
+
 def mask_profile(profile: dict[str, Any]) -> dict[str, Any]:
     """Profile of a mask raster on the grid of ``profile``.
 
@@ -41,8 +46,8 @@ def mask_profile(profile: dict[str, Any]) -> dict[str, Any]:
         "transform": profile["transform"],
         "nodata": None,
         "tiled": True,
-        "blockxsize": 512,
-        "blockysize": 512,
+        "blockxsize": _tile_length(profile["width"]),
+        "blockysize": _tile_length(profile["height"]),
         "compress": "deflate",
         "zlevel": 1,
         "bigtiff": "if_safer",
