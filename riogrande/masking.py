@@ -35,6 +35,7 @@ from riogrande.io.checks import (
     check_writable_input,
 )
 from riogrande.io.exceptions import InvalidBandError, InvalidNodataError, UnsupportedLogicError
+from riogrande.io.locking import exclusive_write
 from riogrande.io.models import Band, Source, check_band_index
 from riogrande.io.output import atomic_output, mask_profile
 from riogrande.prepare import create_views
@@ -251,7 +252,8 @@ def write_mask(
                     source.name, indexes, nodata, logic, block)
         if output is None:
             check_writable_input(source.path)
-            run(partial(data_writer, source.mask_writer, {}))
+            with exclusive_write(source.path, cancel):
+                run(partial(data_writer, source.mask_writer, {}))
             written = source.path
         else:
             written = check_output_path(output, [source.path])
