@@ -62,3 +62,26 @@ def leftovers(folder: str | Path) -> list[str]:
     """Names of temporary or partial files in ``folder``."""
     return sorted(p.name for p in Path(folder).iterdir()
                   if p.name.startswith(".") or ".part" in p.name or p.suffix in (".tmp", ".msk"))
+
+
+def tiff_is_tiled(path: str | Path) -> bool:
+    """Whether the first image of a TIFF file is stored in tiles (has a TileWidth tag)."""
+    import struct
+
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+        order = {b"II": "<", b"MM": ">"}[head[:2]]
+        (version,) = struct.unpack(order + "H", head[2:4])
+        if version == 42:  # classic TIFF
+            (offset,) = struct.unpack(order + "I", head[4:8])
+            count_format, entry_size, tag_format = "H", 12, "H"
+        else:  # BigTIFF
+            (offset,) = struct.unpack(order + "Q", head[8:16])
+            count_format, entry_size, tag_format = "Q", 20, "H"
+        handle.seek(offset)
+        size = struct.calcsize(count_format)
+        (entries,) = struct.unpack(order + count_format, handle.read(size))
+        table = handle.read(entries * entry_size)
+    tags = {struct.unpack(order + tag_format, table[i * entry_size : i * entry_size + 2])[0]
+            for i in range(entries)}
+    return 322 in tags

@@ -49,7 +49,7 @@ def test_inner_views_lie_on_a_grid_anchored_at_origin(size, view_size, border):
 def test_views_are_inner_views_grown_by_border_and_clipped(size, view_size, border):
     views, inner = create_views(view_size, border, size)
     width, height = size
-    for (x, y, w, h), (ix, iy, iw, ih) in zip(views, inner):
+    for (x, y, w, h), (ix, iy, iw, ih) in zip(views, inner, strict=True):
         assert x == max(0, ix - border[0]) and y == max(0, iy - border[1])
         assert x + w == min(width, ix + iw + border[0])
         assert y + h == min(height, iy + ih + border[1])
@@ -70,7 +70,7 @@ def test_relative_view_cuts_inner_part_out_of_block(size, view_size, border, dat
 def test_api_example():
     views, inner = create_views((3, 4), (1, 2), (9, 12))
     assert len(inner) == 9
-    pairs = dict(zip(inner, views))
+    pairs = dict(zip(inner, views, strict=True))
     assert pairs[(3, 4, 3, 4)] == (2, 2, 5, 8)
     assert pairs[(6, 8, 3, 4)] == (5, 6, 4, 6)
     assert pairs[(0, 0, 3, 4)] == (0, 0, 4, 6)
