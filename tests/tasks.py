@@ -74,3 +74,17 @@ def slow_copy(data: np.ndarray, delay: float = 0.05) -> np.ndarray:
 def report_executable(queue: Any) -> None:
     """Put this process's ``sys.executable`` on ``queue``."""
     queue.put(sys.executable)
+
+
+def fail_on_narrow_block(array: np.ndarray, nodata: Any) -> np.ndarray:
+    """A mask logic that breaks on blocks narrower than 10 columns."""
+    if array.shape[2] < 10:
+        raise RuntimeError(f"cannot handle a block {array.shape[2]} columns wide")
+    return np.ones(array.shape[1:], dtype=bool)
+
+
+def log_start(data: np.ndarray, log_path: str) -> np.ndarray:
+    """Append a line to ``log_path`` when the task starts, then return the first band."""
+    with open(log_path, "a") as handle:
+        handle.write("started\n")
+    return np.asarray(data[0])

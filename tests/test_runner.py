@@ -1,0 +1,288 @@
+"""The pool engine: failures, lost workers, cancellation, progress, start methods."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from functools import partial
+from multiprocessing import spawn
+
+import numpy as np
+import psutil
+import pytest
+
+from riogrande.io.exceptions import (
+    AggregationError,
+    BlockProcessingError,
+    RiograndeError,
+    RunCancelledError,
+    WorkerLostError,
+)
+from riogrande.io.models import Source
+from riogrande.masking import write_mask
+from riogrande.parallel import compute_mask, fill_matrix, prepare_selector, process_block
+from riogrande.prepare import create_views
+from riogrande.runner import run_views
+
+from . import tasks
+from .conftest import file_sha256
+from .reference import leftovers, mask_reference, read_all, selector_reference
+
+INFRASTRUCTURE = ("resource_tracker", "forkserver")
+
+
+def worker_processes():
+    """Child processes of the test process, except multiprocessing's own helpers."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() == psutil.STATUS_ZOMBIE:
+                continue
+            command = " ".join(child.cmdline())
+        except psutil.NoSuchProcess:
+            continue
+        if not any(name in command for name in INFRASTRUCTURE):
+            found.append(child)
+    return found
+
+
+def assert_no_orphans(timeout=2.0):
+    deadline = time.monotonic() + timeout
+    while worker_processes() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert worker_processes() == []
+
+
+@contextmanager
+def time_limit(seconds):
+    """Fail (instead of hanging) when the block takes longer than ``seconds``."""
+
+    def expire(signum, frame):
+        raise TimeoutError(f"no result after {seconds} s: the run hangs")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture
+def strip_raster(make_raster):
+    """A 400x20 raster: 80 views of 5x20 with view size (5, 20)."""
+    return make_raster(width=400, height=20, count=1, dtype="uint8", block=(16, 16))
+
+
+def strip_jobs(path, task, params_for_view, view_size=(5, 20)):
+    views, _ = create_views(view_size, (0, 0), (400, 20))
+    return views, [
+        {"task": task, "source": Source(path), "bands": [1], "view": view,
+         "task_params": params_for_view(view), "read_params": {}, "open_params": {}}
+        for view in views
+    ]
+
+
+def test_task_exception_names_the_view_and_stops_early(strip_raster):
+    views, _ = create_views((5, 20), (0, 0), (400, 20))
+    target = views[3]
+    views, jobs = strip_jobs(strip_raster, tasks.fail_when,
+                             lambda view: {"fail": view == target, "delay": 0.1})
+    done = []
+    started = time.monotonic()
+    with time_limit(60), pytest.raises(BlockProcessingError) as caught:
+        run_views(process_block, jobs, partial(fill_matrix, np.zeros((20, 400))), nbrcpu=2,
+                  progress=lambda d, t: done.append(d))
+    elapsed = time.monotonic() - started
+    error = caught.value
+    assert error.view == target
+    assert str(target) in str(error)
+    assert "ValueError" in str(error) and "broken on purpose" in str(error)
+    assert "fail_when" in error.remote_traceback
+    assert isinstance(error, RuntimeError) and isinstance(error, RiograndeError)
+    assert max(done) < len(views) // 2  # the run stopped, it did not process every view
+    assert elapsed < 30
+    assert_no_orphans()
+
+
+def test_logic_exception_through_compute_mask(make_raster, tmp_path):
+    path = make_raster(width=47, height=30, count=2, dtype="int16")
+    digest = file_sha256(path)
+    narrow = {(40, y, 7, h) for _, y, _, h in create_views((10, 10), (0, 0), (47, 30))[1]}
+    with time_limit(60), pytest.raises(BlockProcessingError) as caught:
+        compute_mask(path, (10, 10), 0, tasks.fail_on_narrow_block,
+                     output=tmp_path / "mask.tif", nbrcpu=2)
+    assert tuple(caught.value.view) in narrow
+    assert str(tuple(caught.value.view)) in str(caught.value)
+    assert "7 columns" in str(caught.value)
+    assert not (tmp_path / "mask.tif").exists()
+    assert leftovers(tmp_path) == []
+    assert file_sha256(path) == digest
+    assert_no_orphans()
+
+
+def test_killed_worker_raises_worker_lost(strip_raster):
+    views, _ = create_views((5, 20), (0, 0), (400, 20))
+    target = views[5]
+    _, jobs = strip_jobs(strip_raster, tasks.die_when,
+                         lambda view: {"die": view == target, "delay": 0.02})
+    with time_limit(60), pytest.raises(WorkerLostError) as caught:
+        run_views(process_block, jobs, partial(fill_matrix, np.zeros((20, 400))), nbrcpu=2,
+                  start_method="spawn")
+    assert isinstance(caught.value, RuntimeError)
+    assert "died" in str(caught.value)
+    assert_no_orphans()
+
+
+def test_killed_worker_in_compute_mask_leaves_no_output(make_raster, tmp_path):
+    # die_when needs "die": a mask logic cannot get per-view parameters, so run the
+    # mask job's worker directly through the engine with a combine_views aggregator.
+    from riogrande.io.output import atomic_output, mask_profile
+    from riogrande.parallel import combine_views
+
+    path = make_raster(width=400, height=20, count=1, dtype="uint8", block=(16, 16))
+    output = tmp_path / "out.tif"
+    views, jobs = strip_jobs(path, tasks.die_when,
+                             lambda view: {"die": view[0] == 100, "delay": 0.01})
+    with time_limit(60), pytest.raises(WorkerLostError):
+        with atomic_output(output) as temporary:
+            run_views(process_block, jobs, partial(combine_views, {
+                "output_file": temporary, "profile": mask_profile(Source(path).profile),
+                "band": 1}), nbrcpu=1)
+    assert not output.exists() and leftovers(tmp_path) == []
+    assert_no_orphans()
+
+
+def test_aggregator_failure(strip_raster):
+    _, jobs = strip_jobs(strip_raster, tasks.slow_copy, lambda view: {"delay": 0.0})
+    with time_limit(60), pytest.raises(AggregationError) as caught:
+        run_views(process_block, jobs, partial(fill_matrix, np.zeros((2, 2))), nbrcpu=2)
+    assert "aggregator" in str(caught.value)
+    assert_no_orphans()
+
+
+def test_cancel_removes_partial_output(make_raster, tmp_path):
+    path = make_raster(width=100, height=100, count=2, dtype="uint8", block=(16, 16))
+    digest = file_sha256(path)
+    done = []
+    with time_limit(60), pytest.raises(RunCancelledError):
+        write_mask(path, tmp_path / "mask.tif", block_size=(5, 5), nbrcpu=2,
+                   progress=lambda d, t: done.append(d), cancel=lambda: len(done) > 3)
+    assert 3 <= max(done) < 400
+    assert not (tmp_path / "mask.tif").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+    assert file_sha256(path) == digest
+    assert_no_orphans()
+
+
+def test_cancel_selector(make_raster):
+    path = make_raster(width=100, height=100, count=2, dtype="uint8", block=(16, 16))
+    calls = []
+
+    def cancel():
+        calls.append(1)
+        return len(calls) > 5
+
+    with time_limit(60), pytest.raises(RunCancelledError) as caught:
+        prepare_selector(*Source(path).get_bands(), block_size=(5, 5), nbrcpu=2, cancel=cancel)
+    assert isinstance(caught.value, RuntimeError)
+    assert_no_orphans()
+
+
+@pytest.mark.parametrize("nbrcpu", [1, 2])
+def test_progress_in_order(make_raster, tmp_path, nbrcpu):
+    path = make_raster(width=50, height=40, count=2, dtype="uint8")
+    calls = []
+    report = write_mask(path, tmp_path / "m.tif", block_size=(20, 15), nbrcpu=nbrcpu,
+                        progress=lambda done, total: calls.append((done, total)))
+    total = report.views
+    assert total == 9
+    assert calls == [(done, total) for done in range(total + 1)]
+
+
+@pytest.mark.parametrize("nbrcpu", [1, 2])
+def test_aggregator_does_not_take_a_worker(strip_raster, nbrcpu):
+    _, jobs = strip_jobs(strip_raster, tasks.slow_copy, lambda view: {"delay": 0.01})
+    seen = []
+    matrix = np.zeros((20, 400), dtype=np.uint8)
+    run_views(process_block, jobs, partial(fill_matrix, matrix), nbrcpu=nbrcpu,
+              progress=lambda d, t: seen.append(len(worker_processes())) if d == 40 else None)
+    assert seen == [nbrcpu]
+    assert np.array_equal(matrix, read_all(strip_raster)[0])
+    assert_no_orphans()
+
+
+def test_backpressure_bounds_blocks_in_flight(strip_raster, tmp_path):
+    log = tmp_path / "started.log"
+    _, jobs = strip_jobs(strip_raster, tasks.log_start, lambda view: {"log_path": str(log)})
+    ahead = []
+
+    def slow_aggregator(q):
+        received = 0
+        while True:
+            message = q.get()
+            if message.get("signal") == "kill":
+                return received
+            received += 1
+            ahead.append(len(log.read_text().splitlines()) - received)
+            time.sleep(0.02)
+
+    workers = 2
+    assert run_views(process_block, jobs, slow_aggregator, nbrcpu=workers) == 80
+    # started but not yet aggregated: in flight (2 x workers) + the aggregator's queue
+    assert max(ahead) <= 4 * workers + 4
+    assert len(log.read_text().splitlines()) == 80
+
+
+def test_explicit_interpreter(make_raster, tmp_path):
+    path = make_raster(width=60, height=40, count=3, dtype="int16", nodata=-9999)
+    executable_before = spawn.get_executable()
+    start_before = multiprocessing.get_start_method(allow_none=True)
+    output = tmp_path / "mask.tif"
+    compute_mask(path, (25, 25), -9999, "any", output=output, nbrcpu=2,
+                 executable=os.path.realpath(sys.executable))
+    assert np.array_equal(read_all(output)[0], mask_reference(path, -9999, "any"))
+    assert spawn.get_executable() == executable_before
+    assert multiprocessing.get_start_method(allow_none=True) == start_before
+    assert_no_orphans()
+
+
+@pytest.mark.parametrize("start_method", [None, "spawn", "fork", "forkserver"])
+def test_start_methods_and_global_state(make_raster, start_method):
+    path = make_raster(width=60, height=40, count=2, dtype="float32", nodata=-9999.0)
+    before = multiprocessing.get_start_method(allow_none=True)
+    executable_before = spawn.get_executable()
+    params = {} if start_method is None else {"start_method": start_method}
+    result = prepare_selector(*Source(path).get_bands(), block_size=(32, 16), nbrcpu=2,
+                              **params)
+    expected = selector_reference([(path, 1, "band"), (path, 2, "band")])
+    assert np.array_equal(result, expected)
+    assert multiprocessing.get_start_method(allow_none=True) == before
+    assert spawn.get_executable() == executable_before
+    assert_no_orphans()
+
+
+def test_runs_from_a_thread(make_raster, tmp_path):
+    """Like QGIS's background tasks: the call is made from a non-main thread."""
+    path = make_raster(width=60, height=40, count=2, dtype="uint8")
+    outcome = {}
+
+    def target():
+        try:
+            outcome["report"] = write_mask(path, tmp_path / "m.tif", block_size=(16, 16),
+                                           nbrcpu=2)
+        except BaseException as error:  # reported below
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive() and "error" not in outcome
+    assert np.array_equal(read_all(tmp_path / "m.tif")[0], mask_reference(path, 0, "all"))
+    assert_no_orphans()
