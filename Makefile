@@ -34,7 +34,7 @@ $(VENV_QGIS)/.installed: pyproject.toml | qgis-system
 	touch $@
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/python -m riogrande.demo demo-output
+	$(VENV)/bin/riogrande demo demo-output
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check riogrande tests benchmarks

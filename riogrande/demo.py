@@ -1,21 +1,16 @@
-"""A generated example raster, and a demonstration of both jobs on it.
+"""A generated example raster with nodata holes, for demonstrations and tests.
 
-``python -m riogrande.demo [DIR]`` writes ``example.tif`` into ``DIR``
-(default ``./demo-output``), computes its nodata mask and its valid-pixel
-selector, and prints what it did.
+:func:`generate_example` writes it; ``riogrande demo [DIR]`` (see
+:mod:`riogrande.cli.demo`) writes it into ``DIR`` and runs both jobs on it.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import rasterio
 from rasterio.transform import from_origin
-
-from riogrande.io.models import Source
-from riogrande.masking import write_mask, write_selector
 
 EXAMPLE_NODATA = -9999.0
 
@@ -59,28 +54,3 @@ def generate_example(path: str | Path, size: tuple[int, int] = (2500, 1900), see
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data)
     return Path(path)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the demonstration; print what was done."""
-    args = sys.argv[1:] if argv is None else argv
-    folder = Path(args[0] if args else "demo-output")
-    folder.mkdir(parents=True, exist_ok=True)
-    example = generate_example(folder / "example.tif")
-    source = Source(example)
-    print(f"example raster: {example} ({source.profile['width']}x{source.profile['height']}, "
-          f"{source.count} float32 bands, nodata {EXAMPLE_NODATA})")
-    for logic in ("all", "any"):
-        report = write_mask(example, folder / f"mask_{logic}.tif", nodata=EXAMPLE_NODATA,
-                            logic=logic)
-        print(f"compute_mask logic={logic!r}: {report.output} — {report.valid} valid, "
-              f"{report.masked} masked pixels, {report.views} blocks of {report.block_size}, "
-              f"{report.workers} workers, {report.seconds:.2f} s")
-    report = write_selector(*source.get_bands(), output=folder / "selector.tif")
-    print(f"prepare_selector over bands 1-3: {report.output} — {report.valid} valid, "
-          f"{report.masked} masked pixels, {report.seconds:.2f} s")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
+F = TypeVar("F", bound=Callable[..., Any])
 
 def _is_virtual(value: str) -> bool:
     return value.startswith("/vsi") or "://" in value
@@ -120,10 +122,16 @@ def _positive_pair(
 
 src_arg = click.argument("src", type=RasterPath())
 
-output_opt = click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="New single-band uint8 GeoTIFF: 1 valid, 0 masked.",
-)
+
+
+def output_opt(required: bool = False) -> Callable[[F], F]:
+    """The ``-o/--output`` option: a new GeoTIFF."""
+    return click.option(
+        "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=required,
+        help="New single-band uint8 GeoTIFF: 1 valid, 0 masked.",
+    )
+
+
 overwrite_opt = click.option(
     "--overwrite", is_flag=True, help="Replace OUTPUT if it exists.",
 )
@@ -136,7 +144,7 @@ block_size_opt = click.option(
     help="Block width and height in pixels (default: chosen from the file's tiling).",
 )
 workers_opt = click.option(
-    "-j", "--workers", type=click.IntRange(min=1), default=None,
+    "-j", "--workers", type=click.IntRange(min=1), default=None, metavar="N",
     help="Worker processes (default: the usable CPUs).",
 )
 quicklook_opt = click.option(
@@ -148,6 +156,14 @@ json_opt = click.option(
 )
 quiet_opt = click.option(
     "-q", "--quiet", is_flag=True, help="No progress bar and no summary line.",
+)
+nodata_opt = click.option(
+    "--nodata", type=NodataValue(), default=None, metavar="V|nan",
+    help="Value marking missing data (default: the file's nodata value, else 0).",
+)
+logic_opt = click.option(
+    "--logic", type=click.Choice(["all", "any"]), default="all", show_default=True,
+    help="Mask a pixel where all bands, or any band, equal nodata.",
 )
 yes_opt = click.option(
     "-y", "--yes", is_flag=True, help="Do not ask before modifying the source file.",

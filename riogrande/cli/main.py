@@ -1,0 +1,34 @@
+"""The ``riogrande`` command group (also ``rio grande`` through rasterio's plugins)."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from riogrande import __version__
+from riogrande.cli.demo import demo
+from riogrande.cli.info import info
+from riogrande.cli.mask import mask
+from riogrande.cli.selector import selector
+
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+
+@click.group(name="grande", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="Log more on stderr (-v: INFO, -vv: DEBUG).")
+@click.version_option(__version__, prog_name="riogrande")
+def cli(verbose: int) -> None:
+    """Block-parallel nodata masks and valid-pixel selectors for big rasters.
+
+    Exit codes: 0 success, 1 processing error, 2 usage error, 130 interrupted.
+    """
+    logging.basicConfig(format=LOG_FORMAT)
+    if verbose:
+        logging.getLogger("riogrande").setLevel(logging.INFO if verbose == 1 else logging.DEBUG)
+
+
+cli.add_command(mask)
+cli.add_command(selector)
+cli.add_command(info)
+cli.add_command(demo)

@@ -1,0 +1,100 @@
+"""``riogrande mask``: the nodata mask of a raster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from riogrande.cli.errors import library_errors
+from riogrande.cli.options import (
+    bands_opt,
+    block_size_opt,
+    check_output,
+    json_opt,
+    logic_opt,
+    nodata_opt,
+    output_opt,
+    overwrite_opt,
+    quicklook_opt,
+    quiet_opt,
+    src_arg,
+    workers_opt,
+    yes_opt,
+)
+from riogrande.cli.progress import ProgressBar
+from riogrande.cli.report import emit
+from riogrande.io.exceptions import BlockSizeError, InvalidBandError, InvalidNodataError
+
+PARAM_HINTS = {
+    InvalidBandError: "'-b' / '--bands'",
+    InvalidNodataError: "'--nodata'",
+    BlockSizeError: "'--block-size'",
+}
+
+
+@click.command(short_help="Nodata mask of a raster.")
+@src_arg
+@output_opt()
+@click.option("--in-place", is_flag=True,
+              help="Write the mask into SRC's internal dataset mask (modifies SRC).")
+@overwrite_opt
+@bands_opt
+@nodata_opt
+@logic_opt
+@block_size_opt
+@workers_opt
+@yes_opt
+@quicklook_opt
+@json_opt
+@quiet_opt
+def mask(
+    src: str,
+    output: Path | None,
+    in_place: bool,
+    overwrite: bool,
+    bands: list[int] | None,
+    nodata: int | float | None,
+    logic: str,
+    block_size: tuple[int, int] | None,
+    workers: int | None,
+    yes: bool,
+    quicklook: Path | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Compute the nodata mask of SRC block by block, in parallel.
+
+    A pixel is masked (0) where all selected bands (--logic all) or any of
+    them (--logic any) equal the nodata value, NaN included; other pixels
+    are valid (1). The mask goes to a new GeoTIFF (-o), or into SRC's
+    internal mask with --in-place.
+
+    \b
+    Example:
+        riogrande mask dem.tif -o dem_mask.tif --nodata -9999 --quicklook dem_mask.png
+    """
+    from riogrande.cli.quicklook import write_quicklook
+    from riogrande.masking import open_source, write_mask
+
+    if output is None and not in_place:
+        raise click.UsageError("give the output raster with -o/--output, or --in-place to "
+                               "write the mask into SRC itself")
+    if output is not None and in_place:
+        raise click.UsageError("-o/--output and --in-place exclude each other")
+    if output is not None:
+        check_output(output, overwrite)
+    with library_errors(PARAM_HINTS):
+        source = open_source(src)
+        if nodata is None:
+            nodata = source.profile.get("nodata")
+            nodata = 0 if nodata is None else nodata
+        if in_place and not yes:
+            click.confirm(f"Write the mask into the internal mask of {src}? "
+                          "This modifies the file", abort=True, err=True)
+        with ProgressBar("mask", enabled=not quiet) as progress:
+            report = write_mask(source, output, block_size=block_size, nodata=nodata,
+                                logic=logic, bands=bands, nbrcpu=workers, progress=progress)
+        if quicklook is not None:
+            write_quicklook(src if in_place else report.output, quicklook, dataset_mask=in_place)
+    emit(report, as_json=as_json, quiet=quiet, quicklook=quicklook)

@@ -1,0 +1,93 @@
+"""``riogrande selector``: the valid-pixel selector over bands of one or more rasters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from riogrande.cli.errors import library_errors
+from riogrande.cli.options import (
+    ExtraMask,
+    RasterPath,
+    bands_opt,
+    block_size_opt,
+    check_output,
+    json_opt,
+    output_opt,
+    overwrite_opt,
+    quicklook_opt,
+    quiet_opt,
+    workers_opt,
+)
+from riogrande.cli.progress import ProgressBar
+from riogrande.cli.report import emit
+from riogrande.io.exceptions import BlockSizeError, InvalidBandError
+
+#: --mask-source choices and the Band mask reader each one selects.
+MASK_READERS = {"band": "band", "dataset": "source"}
+
+
+@click.command(short_help="Valid-pixel selector over bands of one or more rasters.")
+@click.argument("sources", nargs=-1, required=True, type=RasterPath(), metavar="SRC...")
+@output_opt(required=True)
+@overwrite_opt
+@bands_opt
+@click.option("--mask-source", type=click.Choice(list(MASK_READERS)), default="band",
+              show_default=True,
+              help="Read each band's own mask, or each file's dataset mask.")
+@click.option("--extra-mask", type=ExtraMask(), default=None, metavar="RASTER[:BAND]",
+              help="A raster band whose zeros mark more invalid pixels (band 1 by default).")
+@block_size_opt
+@workers_opt
+@quicklook_opt
+@json_opt
+@quiet_opt
+def selector(
+    sources: tuple[str, ...],
+    output: Path,
+    overwrite: bool,
+    bands: list[int] | None,
+    mask_source: str,
+    extra_mask: tuple[str, int] | None,
+    block_size: tuple[int, int] | None,
+    workers: int | None,
+    quicklook: Path | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Combine the masks of bands of SRC... into one valid-pixel raster.
+
+    A pixel is valid (1) where the mask of every selected band of every SRC
+    is valid and, with --extra-mask, the extra band is not 0; otherwise it
+    is masked (0). All rasters must share size, transform and CRS.
+
+    \b
+    Example:
+        riogrande selector red.tif nir.tif -o valid.tif --extra-mask clouds.tif:1
+    """
+    from riogrande.cli.quicklook import write_quicklook
+    from riogrande.io.models import Band, Source
+    from riogrande.masking import write_selector
+
+    check_output(output, overwrite)
+    with library_errors({InvalidBandError: "'--extra-mask'"}):
+        extra = None
+        if extra_mask is not None:
+            extra = Band(Source(extra_mask[0]), extra_mask[1])
+            extra.check()
+    with library_errors({InvalidBandError: "'-b' / '--bands'",
+                         BlockSizeError: "'--block-size'"}):
+        selected = []
+        for path in sources:
+            source = Source(path)
+            for bidx in bands or range(1, source.count + 1):
+                band = Band(source, bidx)
+                band.set_mask_reader(MASK_READERS[mask_source])
+                selected.append(band)
+        with ProgressBar("selector", enabled=not quiet) as progress:
+            report = write_selector(*selected, output=output, block_size=block_size,
+                                    extra_masking_band=extra, nbrcpu=workers, progress=progress)
+        if quicklook is not None:
+            write_quicklook(output, quicklook)
+    emit(report, as_json=as_json, quiet=quiet, quicklook=quicklook)
