@@ -312,8 +312,10 @@ def _drive(
         return result
     finally:
         if not succeeded:
-            for future in pending:
-                future.cancel()
+            if not pool.owned:  # an owned pool is terminated, which fails its futures;
+                # cancelling them as well races its manager thread (InvalidStateError)
+                for future in pending:
+                    future.cancel()
             aggregation.abort()
         pool.close(failed=not succeeded)
 
