@@ -60,18 +60,35 @@ def assert_no_orphans(timeout=2.0):
 
 @contextmanager
 def time_limit(seconds):
-    """Fail (instead of hanging) when the block takes longer than ``seconds``."""
+    """Fail (instead of hanging) when the block takes longer than ``seconds``.
+
+    Also fail when any thread (the aggregator, the pool's manager thread)
+    dies of an unhandled exception meanwhile: a clean failure must not leave
+    tracebacks on stderr or resources behind.
+    """
+    thread_errors = []
 
     def expire(signum, frame):
         raise TimeoutError(f"no result after {seconds} s: the run hangs")
 
     previous = signal.signal(signal.SIGALRM, expire)
+    previous_hook = threading.excepthook
+    threading.excepthook = lambda args: thread_errors.append(
+        f"{args.thread.name if args.thread else '?'}: {args.exc_type.__name__}: "
+        f"{args.exc_value}")
+    threads_before = set(threading.enumerate())
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        threading.excepthook = previous_hook
+        assert thread_errors == []
+        deadline = time.monotonic() + 2
+        while set(threading.enumerate()) - threads_before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert set(threading.enumerate()) - threads_before == set()
 
 
 @pytest.fixture
