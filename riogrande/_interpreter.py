@@ -10,6 +10,7 @@ libraries' multiprocessing state is left as it was.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from multiprocessing import spawn
 from multiprocessing.context import SpawnContext, SpawnProcess
@@ -37,6 +38,28 @@ class InterpreterSpawnProcess(SpawnProcess):
                 spawn.set_executable(previous)
 
 
+def _start_resource_tracker(executable: str) -> None:
+    """Start multiprocessing's resource tracker (POSIX) with ``executable``.
+
+    The first lock a spawn context creates starts the tracker process with
+    the *global* executable, i.e. ``sys.executable``, which is not always a
+    usable Python (inside QGIS: the QGIS binary, or another ``python3`` on
+    PATH). Starting it first with our interpreter avoids that; a tracker
+    already running is kept.
+    """
+    if sys.platform == "win32":
+        return
+    from multiprocessing import resource_tracker
+
+    with _launch_lock:
+        previous = spawn.get_executable()
+        spawn.set_executable(executable)
+        try:
+            resource_tracker.ensure_running()
+        finally:
+            spawn.set_executable(previous)
+
+
 class InterpreterSpawnContext(SpawnContext):
     """Spawn context launching its processes with ``executable``.
 
@@ -53,6 +76,7 @@ class InterpreterSpawnContext(SpawnContext):
         if not os.path.isfile(executable):
             raise FileNotFoundError(f"worker Python interpreter not found: {executable}")
         self.executable = executable
+        _start_resource_tracker(executable)
 
     def Process(self, *args: Any, **kwargs: Any) -> InterpreterSpawnProcess:  # noqa: N802
         """Create a process that will run with this context's interpreter."""
