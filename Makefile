@@ -6,7 +6,7 @@ VENV_QGIS := .venv-qgis
 QGIS_APT := qgis python3-qgis python3-rasterio python3-venv
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: demo test test-lib test-qgis lint bench qgis-system clean
+.PHONY: demo test test-lib test-qgis lint bench qgis-system clean plugin
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ test: test-lib test-qgis
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/bench.py
+
+# The QGIS plugin zip: one folder riogrande_qgis/ (metadata.txt, LICENSE, plugin, riogrande).
+plugin:
+	$(PYTHON) qgis_plugin/build_zip.py dist/riogrande_qgis.zip
 
 clean:
 	rm -rf $(VENV) $(VENV_QGIS) build dist *.egg-info demo-output

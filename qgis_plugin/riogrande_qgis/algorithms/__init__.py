@@ -1,0 +1,1 @@
+"""One Processing algorithm per riogrande job, on a shared base class."""

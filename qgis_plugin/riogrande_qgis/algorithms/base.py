@@ -1,0 +1,220 @@
+"""What both algorithms share: run parameters, layer paths, the engine call, errors.
+
+``processAlgorithm`` of each algorithm turns parameters into plain values
+(paths, numbers, band lists) and hands a riogrande call to
+:meth:`RiograndeAlgorithm.run_engine`, which runs it in a spawn process pool
+started with QGIS's own Python, reports progress per block, polls Cancel, and
+turns riogrande's errors into :class:`QgsProcessingException`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProviderRegistry,
+    QgsRasterLayer,
+)
+from qgis.PyQt.QtCore import QCoreApplication
+
+from .. import compat
+from ..dependencies import MissingDependencyError, dependency_problem, load_engine
+from ..interpreter import InterpreterNotFoundError, find_python
+
+
+def cpu_count() -> int:
+    """CPUs this process may use (the default number of workers)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # Windows, macOS
+        return max(1, os.cpu_count() or 1)
+
+
+class RiograndeAlgorithm(QgsProcessingAlgorithm):
+    """Base of the riogrande algorithms (not registered itself)."""
+
+    INPUT = "INPUT"
+    BANDS = "BANDS"
+    BLOCK_SIZE = "BLOCK_SIZE"
+    WORKERS = "WORKERS"
+    OUTPUT = "OUTPUT"
+    VALID_PIXELS = "VALID_PIXELS"
+    MASKED_PIXELS = "MASKED_PIXELS"
+
+    #: Raster layer parameters whose files are read.
+    raster_parameters: tuple[str, ...] = (INPUT,)
+
+    def tr(self, text: str) -> str:
+        """Translate ``text`` in the plugin's context."""
+        return QCoreApplication.translate("riogrande", text)
+
+    def createInstance(self) -> RiograndeAlgorithm:  # noqa: N802 (QGIS API)
+        """A fresh instance for each run."""
+        return type(self)()
+
+    def group(self) -> str:
+        """Toolbox group."""
+        return self.tr("Masks")
+
+    def groupId(self) -> str:  # noqa: N802 (QGIS API)
+        """Stable group id."""
+        return "masks"
+
+    def tags(self) -> list[str]:
+        """Search keywords."""
+        return ["mask", "nodata", "valid", "selector", "parallel", "block", "rasterio"]
+
+    # -- declaring parameters ------------------------------------------------------------
+
+    def add_run_parameters(self, output_description: str) -> None:
+        """Declare BLOCK_SIZE, WORKERS (advanced), OUTPUT and the pixel-count outputs."""
+        self.addParameter(compat.set_advanced(QgsProcessingParameterNumber(
+            self.BLOCK_SIZE,
+            self.tr("Block size in pixels (square blocks; empty: aligned to the file's tiling)"),
+            type=compat.INTEGER, optional=True, minValue=1,
+        )))
+        self.addParameter(compat.set_advanced(QgsProcessingParameterNumber(
+            self.WORKERS, self.tr("Worker processes"),
+            type=compat.INTEGER, defaultValue=cpu_count(), minValue=1,
+        )))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.OUTPUT, output_description,
+        ))
+        self.addOutput(QgsProcessingOutputNumber(self.VALID_PIXELS, self.tr("Valid pixels")))
+        self.addOutput(QgsProcessingOutputNumber(self.MASKED_PIXELS, self.tr("Masked pixels")))
+
+    # -- checks before running -----------------------------------------------------------
+
+    def canExecute(self) -> tuple[bool, str]:  # noqa: N802 (QGIS API)
+        """False, with install instructions, when rasterio cannot be imported."""
+        problem = dependency_problem()
+        return problem is None, problem or ""
+
+    def checkParameterValues(  # noqa: N802 (QGIS API)
+        self, parameters: dict[str, Any], context: QgsProcessingContext
+    ) -> tuple[bool, str]:
+        """Check the engine can be imported and every raster is a file GDAL reads."""
+        problem = dependency_problem()
+        if problem is not None:
+            return False, problem
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        for name in self.raster_parameters:
+            layer = self.parameterAsRasterLayer(parameters, name, context)
+            if layer is not None and layer.providerType() != "gdal":
+                return False, self.tr(
+                    "{} is a {} layer; riogrande reads raster files through GDAL only"
+                ).format(layer.name(), layer.providerType())
+        return True, ""
+
+    # -- parameters to plain values ------------------------------------------------------
+
+    def raster_file(
+        self, parameters: dict[str, Any], name: str, context: QgsProcessingContext
+    ) -> tuple[QgsRasterLayer | None, str | None]:
+        """Return the layer of raster parameter ``name`` and the path of its file."""
+        layer = self.parameterAsRasterLayer(parameters, name, context)
+        if layer is None:
+            return None, None
+        if layer.providerType() != "gdal":
+            raise QgsProcessingException(self.tr(
+                "{} is not a raster file read by GDAL").format(layer.name()))
+        decoded = QgsProviderRegistry.instance().decodeUri("gdal", layer.source())
+        return layer, decoded.get("path") or layer.source()
+
+    def output_file(
+        self, parameters: dict[str, Any], context: QgsProcessingContext, layer: QgsRasterLayer
+    ) -> str:
+        """Path of OUTPUT; when loaded on completion, the layer is named after the input."""
+        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        if context.willLoadLayerOnCompletion(output):
+            details = context.layerToLoadOnCompletionDetails(output)
+            details.name = f"{self.displayName()} ({layer.name()})"
+        return output
+
+    def optional_int(
+        self, parameters: dict[str, Any], name: str, context: QgsProcessingContext
+    ) -> int | None:
+        """Integer value of an optional parameter, None when not set."""
+        if parameters.get(name) is None:
+            return None
+        return self.parameterAsInt(parameters, name, context)
+
+    # -- running -------------------------------------------------------------------------
+
+    def run_engine(
+        self,
+        call: Callable[..., Any],
+        parameters: dict[str, Any],
+        context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
+    ) -> Any:
+        """Run ``call(riogrande, **run_options)`` and return its report.
+
+        ``run_options`` are the engine's ``block_size``, ``nbrcpu``,
+        ``start_method`` ("spawn"), ``executable`` (QGIS's Python),
+        ``progress`` (to ``feedback.setProgress``) and ``cancel``
+        (``feedback.isCanceled``).
+
+        Raises
+        ------
+        QgsProcessingException
+            For a missing dependency or interpreter, invalid input, a failed
+            or cancelled run (no output is left behind).
+        """
+        try:
+            engine = load_engine()
+            python = find_python()
+        except (MissingDependencyError, InterpreterNotFoundError) as error:
+            raise QgsProcessingException(str(error)) from None
+        if not hasattr(sys, "argv"):  # some embedded Pythons have none; spawn needs it
+            sys.argv = [""]
+        side = self.optional_int(parameters, self.BLOCK_SIZE, context)
+        workers = self.parameterAsInt(parameters, self.WORKERS, context) or cpu_count()
+        feedback.pushInfo(self.tr("riogrande {} ({}), {} worker process(es) running {}").format(
+            engine.__version__, os.path.dirname(engine.__file__), workers, python))
+
+        def progress(done: int, total: int) -> None:
+            feedback.setProgress(100.0 * done / total if total else 100.0)
+
+        options = {
+            "block_size": None if side is None else (side, side),
+            "nbrcpu": workers,
+            "start_method": "spawn",
+            "executable": python,
+            "progress": progress,
+            "cancel": feedback.isCanceled,
+        }
+        errors = engine.io.exceptions
+        try:
+            report = call(engine, **options)
+        except errors.RunCancelledError:
+            raise QgsProcessingException(self.tr("Cancelled: no output was written.")) from None
+        except errors.RiograndeError as error:
+            remote = getattr(error, "remote_traceback", "")
+            if remote:
+                feedback.pushDebugInfo(remote)
+            raise QgsProcessingException(error.args[0] if error.args else str(error)) from None
+        feedback.pushInfo(self.tr(
+            "{} valid and {} masked pixels; {} blocks of {} x {} pixels in {:.2f} s").format(
+            report.valid, report.masked, report.views, *report.block_size, report.seconds))
+        return report
+
+    def results(self, output: str, report: Any) -> dict[str, Any]:
+        """The algorithm's outputs from a riogrande MaskReport."""
+        return {
+            self.OUTPUT: output,
+            self.VALID_PIXELS: report.valid,
+            self.MASKED_PIXELS: report.masked,
+        }

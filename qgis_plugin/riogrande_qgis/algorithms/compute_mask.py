@@ -1,0 +1,95 @@
+"""``riogrande:computemask``: the nodata mask of a raster, over chosen bands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingFeedback,
+    QgsProcessingParameterBand,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+    QgsRasterLayer,
+)
+
+from .. import compat
+from .base import RiograndeAlgorithm
+
+
+class ComputeMask(RiograndeAlgorithm):
+    """Processing front end of :func:`riogrande.masking.write_mask`."""
+
+    NODATA = "NODATA"
+    LOGIC = "LOGIC"
+    LOGICS = ["all", "any"]
+
+    def name(self) -> str:
+        """Algorithm id within the provider."""
+        return "computemask"
+
+    def displayName(self) -> str:  # noqa: N802 (QGIS API)
+        """Name shown in the Toolbox."""
+        return self.tr("Compute nodata mask")
+
+    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+        """Help shown beside the parameters."""
+        return self.tr(
+            "Writes the nodata mask of a raster: a GeoTIFF of type Byte, 1 = valid, "
+            "0 = masked, tiled and compressed, on the grid of the input. The raster is read "
+            "block by block by several worker processes, so big files are processed quickly "
+            "and in bounded memory.\n\n"
+            "A pixel is masked when all (LOGIC = all) or any (LOGIC = any) of the selected "
+            "bands hold the nodata value (a NaN nodata matches NaN pixels).\n"
+            "Example, bands 1 and 2, nodata 0: a pixel (0, 7) is valid with 'all' and masked "
+            "with 'any'; a pixel (0, 0) is masked with both; (3, 7) is valid with both.\n\n"
+            "Bands: empty = all bands. Nodata: empty = the layer's nodata value, or 0 if it "
+            "has none. Block size: empty = a multiple of the file's tiles. Worker processes: "
+            "default all CPUs.\n"
+            "Outputs the numbers of valid and masked pixels."
+        )
+
+    def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
+        """Declare the parameters."""
+        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Input raster")))
+        self.addParameter(QgsProcessingParameterBand(
+            self.BANDS, self.tr("Bands (empty: all bands)"), None, self.INPUT,
+            optional=True, allowMultiple=True,
+        ))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.NODATA, self.tr("Nodata value (empty: the layer's nodata value, else 0)"),
+            type=compat.DOUBLE, optional=True,
+        ))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.LOGIC, self.tr("Mask a pixel when … of the selected bands are nodata"),
+            options=self.LOGICS, defaultValue="all", usesStaticStrings=True,
+        ))
+        self.add_run_parameters(self.tr("Mask"))
+
+    def nodata(
+        self, parameters: dict[str, Any], context: QgsProcessingContext, layer: QgsRasterLayer
+    ) -> float | None:
+        """NODATA, else None (the file's nodata) when the layer has one, else 0."""
+        if parameters.get(self.NODATA) is not None:
+            return self.parameterAsDouble(parameters, self.NODATA, context)
+        return None if layer.dataProvider().sourceHasNoDataValue(1) else 0
+
+    def processAlgorithm(  # noqa: N802 (QGIS API)
+        self,
+        parameters: dict[str, Any],
+        context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
+    ) -> dict[str, Any]:
+        """Compute the mask with :func:`riogrande.masking.write_mask`."""
+        layer, path = self.raster_file(parameters, self.INPUT, context)
+        bands = self.parameterAsInts(parameters, self.BANDS, context) or None
+        nodata = self.nodata(parameters, context, layer)
+        logic = self.parameterAsEnumString(parameters, self.LOGIC, context)
+        output = self.output_file(parameters, context, layer)
+        report = self.run_engine(
+            lambda engine, **options: engine.masking.write_mask(
+                path, output, bands=bands, nodata=nodata, logic=logic, **options),
+            parameters, context, feedback,
+        )
+        return self.results(output, report)

@@ -1,0 +1,21 @@
+"""QGIS API names that changed between 3.22 and 3.36+ (scoped ``Qgis`` enums)."""
+
+from __future__ import annotations
+
+from qgis.core import Qgis, QgsProcessingParameterDefinition, QgsProcessingParameterNumber
+
+_NUMBER_TYPE = getattr(Qgis, "ProcessingNumberParameterType", None)
+_PARAMETER_FLAG = getattr(Qgis, "ProcessingParameterFlag", None)
+
+#: Type of an integer / a decimal :class:`QgsProcessingParameterNumber`.
+INTEGER = _NUMBER_TYPE.Integer if _NUMBER_TYPE else QgsProcessingParameterNumber.Integer
+DOUBLE = _NUMBER_TYPE.Double if _NUMBER_TYPE else QgsProcessingParameterNumber.Double
+#: Flag putting a parameter in the dialog's "Advanced parameters" section.
+ADVANCED = (_PARAMETER_FLAG.Advanced if _PARAMETER_FLAG
+            else QgsProcessingParameterDefinition.FlagAdvanced)
+
+
+def set_advanced(parameter: QgsProcessingParameterDefinition) -> QgsProcessingParameterDefinition:
+    """Mark ``parameter`` as advanced and return it."""
+    parameter.setFlags(parameter.flags() | ADVANCED)
+    return parameter
