@@ -6,7 +6,7 @@ VENV_QGIS := .venv-qgis
 QGIS_APT := qgis python3-qgis python3-rasterio python3-venv
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: demo test test-lib test-qgis lint bench qgis-system clean plugin
+.PHONY: demo docs test test-lib test-qgis lint bench qgis-system clean plugin
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ $(VENV_QGIS)/.installed: pyproject.toml | qgis-system
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/riogrande demo demo-output
+
+$(VENV)/.docs-installed: pyproject.toml | $(VENV)/.installed
+	$(VENV)/bin/python -m pip install -q -e '.[docs]'
+	touch $@
+
+# HTML documentation in docs/_build/html (API reference and user guide); warnings are errors.
+docs: $(VENV)/.docs-installed
+	$(VENV)/bin/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check riogrande tests benchmarks

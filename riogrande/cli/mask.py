@@ -72,7 +72,7 @@ def mask(
 
     \b
     Example:
-        riogrande mask dem.tif -o dem_mask.tif --nodata -9999 --quicklook dem_mask.png
+    riogrande mask dem.tif -o dem_mask.tif --nodata -9999 --quicklook dem_mask.png
     """
     from riogrande.cli.quicklook import write_quicklook
     from riogrande.masking import open_source, write_mask

@@ -64,7 +64,7 @@ def selector(
 
     \b
     Example:
-        riogrande selector red.tif nir.tif -o valid.tif --extra-mask clouds.tif:1
+    riogrande selector red.tif nir.tif -o valid.tif --extra-mask clouds.tif:1
     """
     from riogrande.cli.quicklook import write_quicklook
     from riogrande.io.models import Band, Source
