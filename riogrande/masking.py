@@ -158,7 +158,7 @@ def _resolve_nodata(nodata: Any, source: Source) -> Any:
                 "give the value that marks missing data"
             )
     check_nodata(nodata, source.profile["dtype"], source.name)
-    return nodata
+    return nodata.item() if isinstance(nodata, np.generic) else nodata  # plain, JSON-able
 
 
 def _run_options(
