@@ -283,3 +283,72 @@ def test_mask_counts_are_consistent_with_math(make_raster, tmp_path):
                         nbrcpu=2)
     assert report.views == math.ceil(70 / 16) * math.ceil(50 / 16)
     assert report.valid + report.masked == 70 * 50
+
+
+# --------------------------------------------------------------------------- details
+
+
+def test_output_replaces_an_existing_file_and_its_side_files(make_raster, tmp_path):
+    path = make_raster(**RASTERS["tiled-raw-uint8"])
+    output = tmp_path / "mask.tif"
+    output.write_bytes(b"an older, unrelated file")
+    stale = tmp_path / "mask.tif.aux.xml"
+    stale.write_text("<PAMDataset><Metadata><MDI key='old'>1</MDI></Metadata></PAMDataset>")
+    compute_mask(path, (50, 50), 0, "any", output=output, nbrcpu=1)
+    check_mask_file(output, path, mask_reference(path, 0, "any"))
+    assert not stale.exists()
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("nodata, file_nodata, dtype", [
+    (np.int16(-9999), -9999, "int16"),
+    (np.float32(-9999.0), None, "float32"),
+    (None, NAN, "float32"),
+    (None, 0, "uint8"),
+    (np.nan, NAN, "float64"),
+])
+def test_nodata_forms(make_raster, tmp_path, nodata, file_nodata, dtype):
+    fill = -9999 if file_nodata is None else file_nodata
+    path = make_raster(width=40, height=30, count=2, dtype=dtype, nodata=file_nodata,
+                       fill=fill)
+    output = tmp_path / "m.tif"
+    compute_mask(path, (16, 16), nodata, "any", output=output, nbrcpu=1)
+    expected = mask_reference(path, fill, "any")
+    assert 0 < expected.sum() < expected.size
+    check_mask_file(output, path, expected)
+
+
+@pytest.mark.parametrize("width, height", [(1, 1), (1, 9), (9, 1)])
+def test_smallest_rasters(make_raster, tmp_path, width, height):
+    data = np.arange(width * height * 2, dtype=np.int16).reshape(2, height, width) % 3
+    path = make_raster(data=data, block=(16, 16))
+    for block in (None, (1, 1), (4, 4)):
+        output = tmp_path / f"mask-{block}.tif"
+        report = write_mask(path, output, block_size=block, nodata=0, logic="any", nbrcpu=2)
+        check_mask_file(output, path, mask_reference(path, 0, "any"))
+        assert report.pixels == width * height
+    selector = prepare_selector(Band(path, 1), Band(path, 2), block_size=(1, 1), nbrcpu=2)
+    assert selector.shape == (height, width)
+    assert np.array_equal(selector, np.ones((height, width), dtype=bool))
+
+
+def test_verbose_logs_through_logging_and_prints_nothing(make_raster, tmp_path, capfd, caplog):
+    import logging
+
+    path = make_raster(**RASTERS["tiled-raw-uint8"])
+    level = logging.getLogger("riogrande").level
+    with caplog.at_level(logging.DEBUG, logger="riogrande"):
+        logging.getLogger("riogrande").setLevel(logging.NOTSET)
+        compute_mask(path, (50, 50), output=tmp_path / "m.tif", verbose=True, nbrcpu=2)
+        prepare_selector(Band(path, 1), block_size=(50, 50), verbose=True, nbrcpu=1)
+    captured = capfd.readouterr()
+    assert captured.out == "" and captured.err == ""
+    messages = [record.getMessage() for record in caplog.records
+                if record.name.startswith("riogrande")]
+    assert any(str(path) in message for message in messages)
+    assert logging.getLogger("riogrande").level == logging.NOTSET
+    logging.getLogger("riogrande").setLevel(level)
+    caplog.clear()
+    compute_mask(path, (50, 50), output=tmp_path / "m2.tif", nbrcpu=1)
+    captured = capfd.readouterr()
+    assert captured.out == "" and captured.err == ""
