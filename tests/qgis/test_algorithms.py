@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
 import multiprocessing.spawn
 import os
 import sys
@@ -185,11 +186,16 @@ def not_a_python(tmp_path, monkeypatch):
 
 def test_runs_when_sys_executable_is_not_python(not_a_python, make_raster, run_alg, tmp_path):
     source = make_raster(nodata=-9999.0)
+    start_method = multiprocessing.get_start_method(allow_none=True)
+    executable = multiprocessing.spawn.get_executable()
     results = run_alg("riogrande:computemask",
                       {"INPUT": str(source), "LOGIC": "any", "OUTPUT": str(tmp_path / "m.tif")})
     np.testing.assert_array_equal(read_output(results["OUTPUT"]),
                                   mask_reference(source, -9999.0, "any"))
     assert not not_a_python.exists(), not_a_python.read_text()
+    # the caller's multiprocessing state is as it was
+    assert multiprocessing.spawn.get_executable() == executable
+    assert multiprocessing.get_start_method(allow_none=True) == start_method
 
 
 def test_clear_error_when_no_interpreter_is_found(make_raster, run_alg, tmp_path, monkeypatch):
