@@ -213,3 +213,65 @@ def test_process_block_and_process_masks_in_process(make_raster):
     expected = selector_reference([(path, 1, "band")], (path, 2))
     assert message["view"] == view
     assert np.array_equal(message["data"], expected[4:14, 9:21])
+
+
+def test_combine_views_updates_an_existing_file(make_raster, tmp_path):
+    path = make_raster(width=50, height=30, count=2, dtype="int16")
+    target = Source(tmp_path / "copy.tif")
+    with rasterio.open(path) as src:
+        target.init_source(**src.profile)
+    views, _ = create_views((16, 16), (0, 0), (50, 30))
+    jobs = [{"task": np.asarray, "source": path, "bands": None, "view": view,
+             "task_params": {}, "read_params": {}, "open_params": {}} for view in views]
+    run_views(process_block, jobs, partial(combine_views, {"output_file": target.name}),
+              nbrcpu=2)
+    assert np.array_equal(read_all(target.path), read_all(path))
+
+
+SCRIPT = '''
+import sys
+from functools import partial
+
+import numpy as np
+
+from riogrande.io.models import Source
+from riogrande.parallel import compute_mask, fill_matrix, process_block
+from riogrande.prepare import create_views
+from riogrande.runner import run_views
+
+
+def doubled(data):
+    return data[0] * 2.0
+
+
+if __name__ == "__main__":
+    source = Source(sys.argv[1])
+    compute_mask(source, (32, 32), nodata=0, logic="any", output=sys.argv[2], nbrcpu=2)
+    height, width = source.shape
+    views, _ = create_views((32, 32), (0, 0), (width, height))
+    jobs = [{"task": doubled, "source": source, "bands": [1], "view": view,
+             "task_params": {}, "read_params": {}, "open_params": {}} for view in views]
+    matrix = np.zeros((height, width))
+    run_views(process_block, jobs, partial(fill_matrix, matrix), nbrcpu=2)
+    np.save(sys.argv[3], matrix)
+'''
+
+
+def test_user_script_with_spawn(make_raster, tmp_path):
+    """A plain script (task defined in __main__) run with the default spawn start."""
+    import subprocess
+    import sys
+
+    path = make_raster("input.tif", width=70, height=50, count=2, dtype="uint8")
+    script = tmp_path / "user_script.py"
+    script.write_text(SCRIPT)
+    result = subprocess.run(
+        [sys.executable, str(script), str(path), str(tmp_path / "mask.tif"),
+         str(tmp_path / "doubled.npy")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and result.stderr == ""
+    assert np.array_equal(read_all(tmp_path / "mask.tif")[0], mask_reference(path, 0, "any"))
+    assert np.array_equal(np.load(tmp_path / "doubled.npy"),
+                          read_all(path)[0].astype(np.float64) * 2)

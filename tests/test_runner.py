@@ -23,7 +23,7 @@ from riogrande.io.exceptions import (
     RunCancelledError,
     WorkerLostError,
 )
-from riogrande.io.models import Source
+from riogrande.io.models import Band, Source
 from riogrande.masking import write_mask
 from riogrande.parallel import compute_mask, fill_matrix, prepare_selector, process_block
 from riogrande.prepare import create_views
@@ -302,4 +302,37 @@ def test_runs_from_a_thread(make_raster, tmp_path):
     thread.join(timeout=60)
     assert not thread.is_alive() and "error" not in outcome
     assert np.array_equal(read_all(tmp_path / "m.tif")[0], mask_reference(path, 0, "all"))
+    assert_no_orphans()
+
+
+def test_interrupt_in_the_caller_cleans_up(make_raster, tmp_path):
+    """Ctrl-C (KeyboardInterrupt in the calling thread) stops workers, leaves no file."""
+    path = make_raster("input.tif", width=100, height=100, count=2, dtype="uint8")
+    done = []
+
+    def interrupt():
+        if len(done) > 3:
+            raise KeyboardInterrupt
+        return False
+
+    with time_limit(60), pytest.raises(KeyboardInterrupt):
+        compute_mask(path, (5, 5), output=tmp_path / "mask.tif", nbrcpu=2,
+                     progress=lambda d, t: done.append(d), cancel=interrupt)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["input.tif"]
+    assert_no_orphans()
+
+
+def test_many_runs_leave_nothing_behind(make_raster, tmp_path):
+    """Repeated runs do not accumulate processes, threads or open files."""
+    path = make_raster("input.tif", width=40, height=30, count=2, dtype="uint8")
+    me = psutil.Process()
+    write_mask(path, tmp_path / "warm.tif", block_size=(16, 16), nbrcpu=2)
+    files_before = len(me.open_files())
+    fds_before = me.num_fds()
+    with time_limit(120):
+        for index in range(2):
+            write_mask(path, tmp_path / f"m{index}.tif", block_size=(16, 16), nbrcpu=2)
+            prepare_selector(Band(path, 1), block_size=(16, 16), nbrcpu=2)
+    assert len(me.open_files()) == files_before
+    assert me.num_fds() <= fds_before + 2
     assert_no_orphans()
