@@ -143,6 +143,8 @@ def test_in_place_asks_and_a_yes_writes(runner, raster, tmp_path):
         (["-o", "{out}", "--block-size", "10"], "--block-size"),
         (["-o", "{out}", "--workers", "0"], "--workers"),
         (["-o", "{existing}"], "--output"),
+        (["-o", "{nowhere}"], "--output"),
+        (["-o", "{raster}", "--overwrite"], "--output"),
         (["-o", "{out}", "--frobnicate"], "--frobnicate"),
     ],
 )
@@ -150,12 +152,15 @@ def test_mask_usage_errors(runner, raster, tmp_path, extra, named):
     existing = tmp_path / "existing.tif"
     existing.write_bytes(b"keep")
     out = tmp_path / "out.tif"
-    args = [arg.format(out=out, existing=existing) for arg in extra]
+    before = file_sha256(raster)
+    args = [arg.format(out=out, existing=existing, raster=raster,
+                       nowhere=tmp_path / "no" / "m.tif") for arg in extra]
     result = invoke(runner, "mask", raster, *args)
     assert result.exit_code == 2, result.output
     assert named in result.output
     assert not out.exists()
     assert existing.read_bytes() == b"keep"
+    assert file_sha256(raster) == before
 
 
 def test_mask_nodata_out_of_range_is_a_usage_error(runner, make_raster, tmp_path):
@@ -240,6 +245,7 @@ def test_selector_all_bands_and_extra_mask_band_one(runner, selector_inputs, tmp
         (["{first}", "-o", "{out}", "--extra-mask", "{extra}:3"], "--extra-mask"),
         (["{first}", "-o", "{out}", "--mask-source", "alpha"], "--mask-source"),
         (["{first}", "{second}", "-o", "{out}", "--bands", "3"], "--bands"),
+        (["{first}", "-o", "{first}", "--overwrite"], "--output"),
     ],
 )
 def test_selector_usage_errors(runner, selector_inputs, tmp_path, args, named):

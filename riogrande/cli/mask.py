@@ -24,7 +24,13 @@ from riogrande.cli.options import (
 )
 from riogrande.cli.progress import ProgressBar
 from riogrande.cli.report import emit
-from riogrande.io.exceptions import BlockSizeError, InvalidBandError, InvalidNodataError
+from riogrande.io.exceptions import (
+    BlockSizeError,
+    InvalidBandError,
+    InvalidNodataError,
+    OutputError,
+    RiograndeError,
+)
 
 PARAM_HINTS = {
     InvalidBandError: "'-b' / '--bands'",
@@ -82,9 +88,11 @@ def mask(
                                "write the mask into SRC itself")
     if output is not None and in_place:
         raise click.UsageError("-o/--output and --in-place exclude each other")
+    hints: dict[type[RiograndeError], str] = dict(PARAM_HINTS)
     if output is not None:
         check_output(output, overwrite)
-    with library_errors(PARAM_HINTS):
+        hints[OutputError] = "'-o' / '--output'"
+    with library_errors(hints):
         source = open_source(src)
         if nodata is None:
             nodata = source.profile.get("nodata")

@@ -22,7 +22,7 @@ from riogrande.cli.options import (
 )
 from riogrande.cli.progress import ProgressBar
 from riogrande.cli.report import emit
-from riogrande.io.exceptions import BlockSizeError, InvalidBandError
+from riogrande.io.exceptions import BlockSizeError, InvalidBandError, OutputError
 
 #: --mask-source choices and the Band mask reader each one selects.
 MASK_READERS = {"band": "band", "dataset": "source"}
@@ -77,7 +77,8 @@ def selector(
             extra = Band(Source(extra_mask[0]), extra_mask[1])
             extra.check()
     with library_errors({InvalidBandError: "'-b' / '--bands'",
-                         BlockSizeError: "'--block-size'"}):
+                         BlockSizeError: "'--block-size'",
+                         OutputError: "'-o' / '--output'"}):
         selected = []
         for path in sources:
             source = Source(path)
