@@ -279,6 +279,12 @@ def test_output_is_the_input(make_raster, tmp_path, unchanged):
         check(caught, OutputError, OSError, "input")
     with pytest.raises(OutputError):
         write_selector(Band(path, 1), output=path, block_size=(16, 16), nbrcpu=1)
+    extra = make_raster("extra.tif", count=1, dtype="uint8")
+    unchanged()
+    with pytest.raises(OutputError) as caught:
+        write_selector(Band(path, 1), output=extra, extra_masking_band=Band(extra, 1),
+                       block_size=(16, 16), nbrcpu=1)
+    check(caught, OutputError, OSError, "extra.tif", "input")
 
 
 def test_output_is_a_directory(make_raster, tmp_path, unchanged):

@@ -352,3 +352,13 @@ def test_verbose_logs_through_logging_and_prints_nothing(make_raster, tmp_path, 
     compute_mask(path, (50, 50), output=tmp_path / "m2.tif", nbrcpu=1)
     captured = capfd.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+def test_path_with_spaces_and_accents(make_raster, tmp_path):
+    path = make_raster("mon raster é.tif", **RASTERS["tiled-raw-uint8"])
+    output = tmp_path / "masque à part.tif"
+    compute_mask(Source(str(path)), (40, 40), 0, "all", output=output, nbrcpu=1,
+                 start_method="spawn")
+    check_mask_file(output, path, mask_reference(path, 0, "all"))
+    selector = prepare_selector(Band(path, 1), Band(path, 2), block_size=(40, 40), nbrcpu=1)
+    assert np.array_equal(selector, selector_reference([(path, 1, "band"), (path, 2, "band")]))

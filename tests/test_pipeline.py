@@ -220,9 +220,10 @@ def test_combine_views_updates_an_existing_file(make_raster, tmp_path):
     target = Source(tmp_path / "copy.tif")
     with rasterio.open(path) as src:
         target.init_source(**src.profile)
-    views, _ = create_views((16, 16), (0, 0), (50, 30))
+    views, inner_views = create_views((16, 16), (2, 3), (50, 30))
     jobs = [{"task": np.asarray, "source": path, "bands": None, "view": view,
-             "task_params": {}, "read_params": {}, "open_params": {}} for view in views]
+             "task_params": {}, "read_params": {}, "open_params": {}, "inner_view": inner}
+            for view, inner in zip(views, inner_views, strict=True)]
     run_views(process_block, jobs, partial(combine_views, {"output_file": target.name}),
               nbrcpu=2)
     assert np.array_equal(read_all(target.path), read_all(path))

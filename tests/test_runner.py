@@ -154,6 +154,7 @@ def test_killed_worker_raises_worker_lost(strip_raster):
                   start_method="spawn")
     assert isinstance(caught.value, RuntimeError)
     assert "died" in str(caught.value)
+    assert str(target) in str(caught.value)  # the lost view is among those named
     assert_no_orphans()
 
 
