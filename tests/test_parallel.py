@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import math
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from riogrande.io.models import Band, Source
 from riogrande.masking import selector_array, write_mask, write_selector
@@ -14,7 +20,7 @@ from riogrande.parallel import compute_mask, prepare_selector
 from riogrande.prepare import create_views
 
 from . import tasks
-from .conftest import file_sha256
+from .conftest import file_sha256, synthetic_data, write_raster
 from .reference import (
     leftovers,
     mask_reference,
@@ -362,3 +368,34 @@ def test_path_with_spaces_and_accents(make_raster, tmp_path):
     check_mask_file(output, path, mask_reference(path, 0, "all"))
     selector = prepare_selector(Band(path, 1), Band(path, 2), block_size=(40, 40), nbrcpu=1)
     assert np.array_equal(selector, selector_reference([(path, 1, "band"), (path, 2, "band")]))
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    width=st.integers(1, 60), height=st.integers(1, 60), count=st.integers(1, 3),
+    kind=st.sampled_from([("uint8", 0), ("int16", -9999), ("float32", NAN)]),
+    block=st.tuples(st.integers(1, 70), st.integers(1, 70)),
+    logic=st.sampled_from(["all", "any"]), tiled=st.booleans(), seed=st.integers(0, 99),
+)
+def test_random_grids_and_blocks_on_a_thread_executor(width, height, count, kind, block,
+                                                      logic, tiled, seed):
+    """Block decomposition and aggregation for arbitrary shapes (threads: fast to start)."""
+    dtype, nodata = kind
+    folder = Path(tempfile.mkdtemp(prefix="riogrande-hypothesis-"))
+    try:
+        path = write_raster(folder / "input.tif",
+                            synthetic_data(count, height, width, dtype, nodata, seed),
+                            nodata=nodata, tiled=tiled, block=(16, 16))
+        with ThreadPoolExecutor(2) as executor:
+            report = write_mask(path, folder / "mask.tif", block_size=block, nodata=nodata,
+                                logic=logic, executor=executor)
+            selector = prepare_selector(*Source(path).get_bands(), block_size=block,
+                                        executor=executor)
+        expected = mask_reference(path, nodata, logic)
+        assert np.array_equal(read_all(folder / "mask.tif")[0], expected)
+        assert report.valid == int(expected.sum())
+        assert report.views == len(create_views(block, (0, 0), (width, height))[0])
+        assert np.array_equal(selector, selector_reference(
+            [(path, bidx, "band") for bidx in range(1, count + 1)]))
+    finally:
+        shutil.rmtree(folder)
