@@ -16,6 +16,7 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
 def _is_virtual(value: str) -> bool:
     return value.startswith("/vsi") or "://" in value
 
@@ -121,7 +122,6 @@ def _positive_pair(
 
 
 src_arg = click.argument("src", type=RasterPath())
-
 
 
 def output_opt(required: bool = False) -> Callable[[F], F]:
