@@ -269,6 +269,21 @@ def format_table(results: dict, sizes: list[int], jobs: list[str]) -> str:
     return "\n".join(lines)
 
 
+def format_blocks(results: dict, sizes: list[int], jobs: list[str]) -> str:
+    """The blocks each job read; riogrande's own figure when it reports one."""
+    lines = []
+    for job in jobs:
+        for size in sizes:
+            floor = results[(job, size, "floor")]["runs"][0]
+            ours = results[(job, size, "riogrande")]["runs"][0]
+            width, height = floor["block_size"]
+            line = f"{job} {size}: blocks of {width}x{height} ({floor['blocks']} blocks)"
+            if ours.get("block_size") and list(ours["block_size"]) != list(floor["block_size"]):
+                line += f"; WARNING: riogrande used {ours['block_size']}"
+            lines.append(line)
+    return "\n".join(lines)
+
+
 def format_targets(targets: list[dict[str, Any]]) -> str:
     lines = []
     for target in targets:
@@ -334,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
           "measured process alone), 1 MB = 2**20 bytes. others: cores kept busy by other "
           "processes of the machine during the runs (high = inflated wall times).")
     print(format_table(results, args.sizes, args.jobs))
+    print(format_blocks(results, args.sizes, args.jobs))
     print()
     print("targets:")
     print(format_targets(targets))

@@ -34,7 +34,9 @@ from pathlib import Path
 
 FLOOR_PROCESSES = 2
 RIOGRANDE_WORKERS = 2
-GDAL_CACHEMAX_MB = 64
+# rasterio hands GDAL_CACHEMAX to GDALSetCacheMax64, which takes bytes (a bare 64
+# would be a 64-byte cache, not GDAL's "< 100000 means MB" rule of the config option).
+GDAL_CACHEMAX_BYTES = 64 * 2**20
 NODATA = -9999.0
 
 
@@ -48,7 +50,7 @@ def _floor_reader(path: str, views: list[tuple[int, int, int, int]], job: str) -
     import rasterio
     from rasterio.windows import Window
 
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHEMAX_MB), rasterio.open(path) as src:
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHEMAX_BYTES), rasterio.open(path) as src:
         indexes = list(src.indexes)
         for view in views:
             window = Window(*view)
@@ -59,7 +61,10 @@ def _floor_reader(path: str, views: list[tuple[int, int, int, int]], job: str) -
                     src.read_masks(band, window=window)
 
 
-def _blocks(path: str) -> tuple[tuple[int, int], list[tuple[int, int, int, int]]]:
+def _blocks(path: str, job: str) -> tuple[tuple[int, int], list[tuple[int, int, int, int]]]:
+    """The blocks riogrande chooses for this job with 2 workers."""
+    import inspect
+
     import rasterio
 
     from riogrande.blocks import choose_block_size
@@ -67,7 +72,10 @@ def _blocks(path: str) -> tuple[tuple[int, int], list[tuple[int, int, int, int]]
 
     with rasterio.open(path) as src:
         profile = src.profile
-    block = choose_block_size(profile, RIOGRANDE_WORKERS)
+    options = {}
+    if "band_reads" in inspect.signature(choose_block_size).parameters:
+        options["band_reads"] = job == "selector"  # the selector reads band by band
+    block = choose_block_size(profile, RIOGRANDE_WORKERS, **options)
     views, _ = create_views(block, (0, 0), (profile["width"], profile["height"]))
     return block, [tuple(int(v) for v in view) for view in views]
 
@@ -75,7 +83,7 @@ def _blocks(path: str) -> tuple[tuple[int, int], list[tuple[int, int, int, int]]
 def floor(job: str, path: str) -> dict:
     import multiprocessing
 
-    block, views = _blocks(path)
+    block, views = _blocks(path, job)
     context = multiprocessing.get_context("spawn")
     started, cpu = time.perf_counter(), cpu_seconds()
     processes = [context.Process(target=_floor_reader, args=(path, views[i::FLOOR_PROCESSES], job))
@@ -98,10 +106,10 @@ def loop(job: str, path: str, output: str) -> dict:
 
     from riogrande.io.output import mask_profile
 
-    block, views = _blocks(path)
+    block, views = _blocks(path, job)
     started, cpu = time.perf_counter(), cpu_seconds()
     valid = 0
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHEMAX_MB), rasterio.open(path) as src:
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHEMAX_BYTES), rasterio.open(path) as src:
         if job == "mask":
             with rasterio.open(output, "w", **mask_profile(src.profile)) as dst:
                 for view in views:
@@ -132,7 +140,7 @@ def riogrande_job(job: str, path: str, output: str) -> dict:
     from riogrande.masking import write_mask
     from riogrande.parallel import prepare_selector
 
-    block, views = _blocks(path)
+    block, views = _blocks(path, job)
     if job == "mask":
         started, cpu = time.perf_counter(), cpu_seconds()
         report = write_mask(path, output=output, nodata=NODATA, logic="all",
