@@ -295,19 +295,23 @@ def format_targets(targets: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def environment() -> dict[str, Any]:
+def _git(*args: str) -> str:
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE,
-                                capture_output=True, text=True, check=False).stdout.strip()
+        return subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True,
+                              check=False).stdout.strip()
     except OSError:
-        commit = ""
+        return ""
+
+
+def environment() -> dict[str, Any]:
     return {
         "python": platform.python_version(),
         "numpy": np.__version__,
         "rasterio": rasterio.__version__,
         "gdal": rasterio.__gdal_version__,
         "riogrande": riogrande.__version__,
-        "commit": commit,
+        "commit": _git("rev-parse", "--short", "HEAD"),
+        "riogrande_modified": bool(_git("status", "--porcelain", "--", "../riogrande")),
         "cpus": os.cpu_count(),
         "machine": platform.machine(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
@@ -335,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
                     time.perf_counter() - generation, rasters[size],
                     rasters[size].stat().st_size / MB)
         warm_page_cache(rasters[size])
-    load_before = environment()["load_average"]
+    before = environment()
     try:
         results, mismatches = measure_all(args, rasters)
     except RuntimeError as error:
@@ -344,6 +348,10 @@ def main(argv: list[str] | None = None) -> int:
     targets = evaluate_targets(results, args.sizes, args.jobs)
     elapsed = time.perf_counter() - started
     print()
+    modified = " + uncommitted changes" if before["riogrande_modified"] else ""
+    print(f"riogrande {before['riogrande']} (commit {before['commit']}{modified}), rasterio "
+          f"{before['rasterio']}, GDAL {before['gdal']}, numpy {before['numpy']}, "
+          f"{before['cpus']} CPUs")
     print(f"riogrande benchmark, {args.repeat} repetition(s), medians. Wall and CPU: the timed "
           "part, children included. Peak RSS: summed over the process tree (parent: the "
           "measured process alone), 1 MB = 2**20 bytes. others: cores kept busy by other "
@@ -362,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         "repeat": args.repeat,
         "sizes": args.sizes,
         "jobs": args.jobs,
-        "environment": {**environment(), "load_average_before": load_before},
+        "environment": {**environment(), "load_average_before": before["load_average"]},
         "rasters": {str(size): str(path) for size, path in rasters.items()},
         "results": [
             {"job": job, "size": size, "variant": variant, **summary}
