@@ -37,7 +37,14 @@ def internal_block_shape(profile: dict[str, Any]) -> tuple[int, int]:
     return width, int(profile.get("blockysize") or 1)
 
 
-def choose_block_size(profile: dict[str, Any], workers: int = 1) -> tuple[int, int]:
+def _pixel_interleaved_tiles(profile: dict[str, Any]) -> bool:
+    return (bool(profile.get("tiled")) and int(profile.get("count", 1)) > 1
+            and str(profile.get("interleave", "pixel")).lower() == "pixel")
+
+
+def choose_block_size(
+    profile: dict[str, Any], workers: int = 1, band_reads: bool = False
+) -> tuple[int, int]:
     """Pick a block size aligned to the file's internal blocks.
 
     The block is a whole number of internal blocks (so none is decompressed
@@ -45,12 +52,21 @@ def choose_block_size(profile: dict[str, Any], workers: int = 1) -> tuple[int, i
     (a pixel-interleaved tile decompresses every band at once), and is small
     enough to give every worker several blocks.
 
+    When each block is read one band at a time (``band_reads``, e.g. band
+    masks) from a tiled, pixel-interleaved multi-band file, the block is one
+    tile: GDAL reads a window spanning several tiles outside its block cache,
+    decompressing every tile once per band (measured on the 4-band benchmark
+    raster: 1024-pixel blocks took 3x as long as 512-pixel tiles), whereas
+    reading one tile caches the other bands' share of it.
+
     Parameters
     ----------
     profile : dict
         rasterio profile of the raster to read.
     workers : int, default 1
         Number of worker processes.
+    band_reads : bool, default False
+        Whether blocks are read band by band.
 
     Returns
     -------
@@ -60,6 +76,8 @@ def choose_block_size(profile: dict[str, Any], workers: int = 1) -> tuple[int, i
     width, height = int(profile["width"]), int(profile["height"])
     tile_w, tile_h = internal_block_shape(profile)
     tile_w, tile_h = min(tile_w, width), min(tile_h, height)
+    if band_reads and _pixel_interleaved_tiles(profile):
+        return tile_w, tile_h
     pixel_bytes = np.dtype(profile["dtype"]).itemsize * int(profile.get("count", 1))
     target_pixels = TARGET_BLOCK_BYTES / pixel_bytes
     enough_blocks = width * height / (MIN_BLOCKS_PER_WORKER * max(workers, 1))
@@ -72,7 +90,10 @@ def choose_block_size(profile: dict[str, Any], workers: int = 1) -> tuple[int, i
 
 
 def resolve_block_size(
-    block_size: Sequence[int] | None, profile: dict[str, Any], workers: int = 1
+    block_size: Sequence[int] | None,
+    profile: dict[str, Any],
+    workers: int = 1,
+    band_reads: bool = False,
 ) -> tuple[int, int]:
     """Validate a block size, or choose one when it is None.
 
@@ -84,6 +105,8 @@ def resolve_block_size(
         rasterio profile of the raster to read.
     workers : int, default 1
         Number of worker processes.
+    band_reads : bool, default False
+        See :func:`choose_block_size`.
 
     Returns
     -------
@@ -95,7 +118,7 @@ def resolve_block_size(
         If ``block_size`` is not a pair of positive integers.
     """
     if block_size is None:
-        return choose_block_size(profile, workers)
+        return choose_block_size(profile, workers, band_reads)
     return as_size(block_size, "block_size")
 
 

@@ -303,7 +303,7 @@ def _selector_run(
     counter: _PixelCounter,
 ) -> tuple[tuple[int, int], int]:
     profile = reference.profile
-    block = resolve_block_size(block_size, profile, options["nbrcpu"])
+    block = resolve_block_size(block_size, profile, options["nbrcpu"], band_reads=True)
     views, _ = create_views(block, (0, 0), (profile["width"], profile["height"]))
     jobs = [
         {
