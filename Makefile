@@ -57,8 +57,9 @@ test-qgis: $(VENV_QGIS)/.installed
 
 test: test-lib test-qgis
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed $(VENV_QGIS)/.installed
 	$(VENV)/bin/python benchmarks/bench.py
+	$(VENV_QGIS)/bin/python benchmarks/bench_qgis.py
 
 # The QGIS plugin zip: one folder riogrande_qgis/ (metadata.txt, LICENSE, plugin, riogrande).
 plugin:
