@@ -159,9 +159,11 @@ def _restore_default_start_method():
 
     ``multiprocessing`` records ``get_start_method()`` when preparing a spawn
     child, which fixes the default context as if the application had chosen
-    it. Tests that start processes outside the engine must not leak that.
+    it. Tests that start processes outside the engine must not leak that, and
+    each test starts from a fresh interpreter's state (no start method chosen).
     """
     default = multiprocessing.context._default_context
     saved = default._actual_context
+    default._actual_context = None
     yield
     default._actual_context = saved
