@@ -63,8 +63,6 @@ def _floor_reader(path: str, views: list[tuple[int, int, int, int]], job: str) -
 
 def _blocks(path: str, job: str) -> tuple[tuple[int, int], list[tuple[int, int, int, int]]]:
     """The blocks riogrande chooses for this job with 2 workers."""
-    import inspect
-
     import rasterio
 
     from riogrande.blocks import choose_block_size
@@ -72,10 +70,8 @@ def _blocks(path: str, job: str) -> tuple[tuple[int, int], list[tuple[int, int, 
 
     with rasterio.open(path) as src:
         profile = src.profile
-    options = {}
-    if "band_reads" in inspect.signature(choose_block_size).parameters:
-        options["band_reads"] = job == "selector"  # the selector reads band by band
-    block = choose_block_size(profile, RIOGRANDE_WORKERS, **options)
+    # the selector reads band by band
+    block = choose_block_size(profile, RIOGRANDE_WORKERS, band_reads=job == "selector")
     views, _ = create_views(block, (0, 0), (profile["width"], profile["height"]))
     return block, [tuple(int(v) for v in view) for view in views]
 
