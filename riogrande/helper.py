@@ -98,6 +98,8 @@ def reduced_mask(array: NDArray, nodata: Any = 0, logic: MaskLogic = "all") -> N
     ([[0, 1]], [[0, 0]])
     """
     array = np.asarray(array)
+    if isinstance(nodata, np.generic):  # compare in the data's type, like GDAL (and numpy 1)
+        nodata = nodata.item()
     if array.ndim == 2:
         array = array[np.newaxis]
     if array.ndim != 3:
