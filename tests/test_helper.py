@@ -184,3 +184,17 @@ def test_timed_task():
     assert len(timer.laps) == 2 and first >= 0.02
     assert sum(timer.laps) <= timer.get_duration()
     assert TimedTask().get_duration() is None
+
+
+@pytest.mark.parametrize("nodata", [0.1, np.float64(0.1), np.float32(0.1)])
+def test_reduced_mask_compares_in_the_data_type_like_gdal(make_raster, nodata):
+    """A float32 raster with nodata 0.1: every spelling of 0.1 masks what GDAL masks."""
+    import rasterio
+
+    data = np.array([[[0.1, 1.0, 0.1], [2.0, 0.1, 3.0]]], dtype=np.float32)
+    path = make_raster(data=data, nodata=0.1)
+    with rasterio.open(path) as src:
+        gdal_mask = src.read_masks(1)
+        values = src.read()
+    assert gdal_mask.tolist() == [[0, 255, 0], [255, 0, 255]]
+    assert np.array_equal(reduced_mask(values, nodata) != 0, gdal_mask != 0)

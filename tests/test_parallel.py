@@ -399,3 +399,13 @@ def test_random_grids_and_blocks_on_a_thread_executor(width, height, count, kind
             [(path, bidx, "band") for bidx in range(1, count + 1)]))
     finally:
         shutil.rmtree(folder)
+
+
+@pytest.mark.parametrize("nodata", [None, 0.1, np.float64(0.1)])
+def test_float_nodata_matches_gdal_nodata_mask(make_raster, tmp_path, nodata):
+    path = make_raster(width=40, height=30, count=1, dtype="float32", nodata=0.1)
+    with rasterio.open(path) as src:
+        gdal_mask = src.read_masks(1) != 0
+    assert 0 < gdal_mask.sum() < gdal_mask.size
+    compute_mask(path, (16, 16), nodata, "all", output=tmp_path / "m.tif", nbrcpu=1)
+    check_mask_file(tmp_path / "m.tif", path, gdal_mask.astype(np.uint8))
