@@ -131,14 +131,19 @@ def test_task_exception_names_the_view_and_stops_early(strip_raster):
 def test_logic_exception_through_compute_mask(make_raster, tmp_path):
     path = make_raster(width=47, height=30, count=2, dtype="int16")
     digest = file_sha256(path)
+    previous = tmp_path / "previous.tif"
+    make_raster("previous.tif", width=5, height=5, count=1, dtype="uint8")
+    previous_digest = file_sha256(previous)
     narrow = {(40, y, 7, h) for _, y, _, h in create_views((10, 10), (0, 0), (47, 30))[1]}
-    with time_limit(60), pytest.raises(BlockProcessingError) as caught:
-        compute_mask(path, (10, 10), 0, tasks.fail_on_narrow_block,
-                     output=tmp_path / "mask.tif", nbrcpu=2)
-    assert tuple(caught.value.view) in narrow
-    assert str(tuple(caught.value.view)) in str(caught.value)
-    assert "7 columns" in str(caught.value)
+    for output in (tmp_path / "mask.tif", previous):
+        with time_limit(60), pytest.raises(BlockProcessingError) as caught:
+            compute_mask(path, (10, 10), 0, tasks.fail_on_narrow_block, output=output,
+                         nbrcpu=2)
+        assert tuple(caught.value.view) in narrow
+        assert str(tuple(caught.value.view)) in str(caught.value)
+        assert "7 columns" in str(caught.value)
     assert not (tmp_path / "mask.tif").exists()
+    assert file_sha256(previous) == previous_digest  # an older output is left as it was
     assert leftovers(tmp_path) == []
     assert file_sha256(path) == digest
     assert_no_orphans()
