@@ -113,8 +113,10 @@ class TreeSampler(threading.Thread):
 
 def _busy_cpu_seconds() -> float:
     """CPU seconds the whole machine spent busy (all cores) since boot."""
-    times = psutil.cpu_times()
-    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+    times = psutil.cpu_times()._asdict()
+    # guest times are already counted in user/nice; steal is CPU the machine did not get
+    busy = ("user", "nice", "system", "irq", "softirq", "steal")
+    return sum(times.get(name, 0.0) for name in busy)
 
 
 def _own_cpu_seconds() -> float:
