@@ -342,3 +342,46 @@ def test_many_runs_leave_nothing_behind(make_raster, tmp_path):
     assert len(me.open_files()) == files_before
     assert me.num_fds() <= fds_before + 2
     assert_no_orphans()
+
+
+STDIN_SCRIPT = """
+import sys
+from riogrande.parallel import compute_mask
+if __name__ == "__main__":
+    compute_mask(sys.argv[1], (16, 16), output=sys.argv[2], nbrcpu=2)
+"""
+
+
+def test_workers_that_cannot_start_do_not_hang(make_raster, tmp_path):
+    """A script read from stdin cannot be re-imported by spawn workers: fail, do not hang.
+
+    (A plain multiprocessing Pool restarts such workers forever.)
+    """
+    import subprocess
+
+    path = make_raster("input.tif", width=40, height=30, count=1, dtype="uint8")
+    result = subprocess.run([sys.executable, "-", str(path), str(tmp_path / "m.tif")],
+                            input=STDIN_SCRIPT, capture_output=True, text=True, timeout=120,
+                            cwd=tmp_path)
+    assert result.returncode != 0
+    assert "WorkerLostError" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["input.tif"]
+
+
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+def test_raster_without_georeferencing(tmp_path):
+    import rasterio
+
+    data = np.zeros((2, 30, 40), dtype=np.uint8)
+    data[0, 5:, 5:] = 3
+    data[1, :20, :] = 4
+    path = tmp_path / "plain.tif"
+    with rasterio.open(path, "w", driver="GTiff", count=2, width=40, height=30,
+                       dtype="uint8") as dst:
+        dst.write(data)
+    compute_mask(path, (16, 16), 0, "any", output=tmp_path / "m.tif", nbrcpu=2)
+    with rasterio.open(tmp_path / "m.tif") as out:
+        assert out.crs is None
+        assert np.array_equal(out.read(1), ((data != 0).all(axis=0)).astype(np.uint8))
+    selector = prepare_selector(*Source(path).get_bands(), block_size=(16, 16), nbrcpu=1)
+    assert np.array_equal(selector, selector_reference([(path, 1, "band"), (path, 2, "band")]))
