@@ -7,12 +7,13 @@ import pickle
 import numpy as np
 import pytest
 import rasterio
+from rasterio.enums import ColorInterp
 from rasterio.windows import Window
 
 from riogrande.io.exceptions import InvalidBandError, OutputError, RiograndeError, SourceError
 from riogrande.io.models import Band, Source
 
-from .conftest import CRS, TRANSFORM, file_sha256
+from .conftest import CRS, TRANSFORM, file_sha256, random_mask, synthetic_data
 from .reference import band_mask, read_all
 
 WINDOW = Window(5, 7, 40, 23)
@@ -84,11 +85,29 @@ def test_band_readers_and_writer(make_raster):
     assert np.array_equal(read_all(path), data)
 
 
+def alpha_raster(path):
+    """An RGBA raster: its alpha band is GDAL's mask of every band."""
+    data = synthetic_data(4, 61, 97, "uint8", 0, seed=7)
+    data[3] = np.where(random_mask(61, 97, seed=8), 255, 0)
+    with rasterio.open(path, "w", driver="GTiff", count=4, width=97, height=61,
+                       dtype="uint8", crs=CRS, transform=TRANSFORM, photometric="RGB",
+                       alpha="YES") as dst:
+        dst.write(data)
+        dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue,
+                           ColorInterp.alpha]
+    return path
+
+
 @pytest.mark.parametrize("use", ["band", "self", "source", "mask_none", "mask_all"])
-@pytest.mark.parametrize("kind", ["nodata", "dataset_mask"])
-def test_mask_readers_against_rasterio(make_raster, use, kind):
+@pytest.mark.parametrize("kind", ["nodata", "dataset_mask", "alpha"])
+def test_mask_readers_against_rasterio(make_raster, tmp_path, use, kind):
     if kind == "nodata":
         path = make_raster(count=3, dtype="float32", nodata=-9999.0)
+    elif kind == "alpha":
+        path = alpha_raster(tmp_path / "rgba.tif")
+        with rasterio.open(path) as src:
+            assert src.mask_flag_enums[0] == [rasterio.enums.MaskFlags.per_dataset,
+                                              rasterio.enums.MaskFlags.alpha]
     else:
         path = make_raster(count=3, dtype="uint8", mask=True)
     band = Band(path, 2)

@@ -409,3 +409,17 @@ def test_float_nodata_matches_gdal_nodata_mask(make_raster, tmp_path, nodata):
     assert 0 < gdal_mask.sum() < gdal_mask.size
     compute_mask(path, (16, 16), nodata, "all", output=tmp_path / "m.tif", nbrcpu=1)
     check_mask_file(tmp_path / "m.tif", path, gdal_mask.astype(np.uint8))
+
+
+def test_selector_and_mask_of_an_rgba_raster(tmp_path):
+    from .test_models import alpha_raster
+
+    path = alpha_raster(tmp_path / "rgba.tif")
+    bands = Source(path).get_bands()[:3]
+    expected = selector_reference([(path, bidx, "band") for bidx in (1, 2, 3)])
+    with rasterio.open(path) as src:
+        assert np.array_equal(expected, src.read(4) != 0)  # the alpha band masks every band
+    assert np.array_equal(prepare_selector(*bands, block_size=(40, 40), nbrcpu=2), expected)
+    compute_mask(path, (40, 40), 0, "all", bands=[1, 2, 3], output=tmp_path / "m.tif",
+                 nbrcpu=1)
+    check_mask_file(tmp_path / "m.tif", path, mask_reference(path, 0, "all", [1, 2, 3]))
