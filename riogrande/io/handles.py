@@ -83,6 +83,44 @@ def open_raster(path: str | os.PathLike[str], mode: str = "r", **kwargs: Any) ->
         raise SourceError(f"cannot open {name} as a raster: {error}") from error
 
 
+def _gdal_reasons(error: BaseException) -> str:
+    """GDAL's messages behind a rasterio error, deepest first (rasterio chains them)."""
+    messages: list[str] = []
+    cause: BaseException | None = error
+    while cause is not None:
+        text = str(cause).strip()
+        if text and "See previous exception" not in text and text not in messages:
+            messages.append(text)
+        cause = cause.__cause__
+    return "; ".join(reversed(messages)) or type(error).__name__
+
+
+@contextmanager
+def read_errors(name: str, window: Any = None) -> Iterator[None]:
+    """Turn a failed read of ``name`` (truncated or corrupt file) into a clear error.
+
+    Parameters
+    ----------
+    name : str
+        The raster, for the message.
+    window : rasterio.windows.Window or None
+        The part being read, for the message.
+
+    Raises
+    ------
+    SourceError
+        Naming the file, the window and GDAL's reasons.
+    """
+    try:
+        yield
+    except RasterioIOError as error:
+        where = "the whole raster" if window is None else str(window)
+        raise SourceError(
+            f"cannot read {name} ({where}), the file is damaged or truncated: "
+            f"{_gdal_reasons(error)}"
+        ) from None
+
+
 @contextmanager
 def dataset(path: str | os.PathLike[str], mode: str = "r", **kwargs: Any) -> Iterator[Any]:
     """Open a dataset for the duration of a ``with`` block.

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from rasterio.windows import Window
 
 from riogrande.io.exceptions import InvalidBandError, OutputError, SourceError
-from riogrande.io.handles import dataset
+from riogrande.io.handles import dataset, read_errors
 
 logger = logging.getLogger(__name__)
 
@@ -192,7 +192,8 @@ class Source:
         with dataset(self.name, "r", **open_kwargs) as src:
 
             def read(window: Window | None = None, **read_kwargs: Any) -> NDArray:
-                return src.read(indexes, window=window, **read_kwargs)
+                with read_errors(self.name, window):
+                    return src.read(indexes, window=window, **read_kwargs)
 
             yield read
 
@@ -225,7 +226,8 @@ class Source:
         with dataset(self.name, "r", **open_kwargs) as src:
 
             def read(window: Window | None = None, **read_kwargs: Any) -> NDArray:
-                return src.dataset_mask(window=window, **read_kwargs)
+                with read_errors(self.name, window):
+                    return src.dataset_mask(window=window, **read_kwargs)
 
             yield read
 
@@ -391,7 +393,8 @@ class Band:
             check_band_index(self.bidx, src.count, self.source.name)
 
             def read(window: Window | None = None, **read_kwargs: Any) -> NDArray:
-                return src.read(self.bidx, window=window, **read_kwargs)
+                with read_errors(self.source.name, window):
+                    return src.read(self.bidx, window=window, **read_kwargs)
 
             yield read
 
@@ -426,7 +429,8 @@ class Band:
             check_band_index(self.bidx, src.count, self.source.name)
 
             def read(window: Window | None = None, **read_kwargs: Any) -> NDArray:
-                return src.read_masks(self.bidx, window=window, **read_kwargs)
+                with read_errors(self.source.name, window):
+                    return src.read_masks(self.bidx, window=window, **read_kwargs)
 
             yield read
 
