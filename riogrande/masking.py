@@ -14,6 +14,7 @@ import copy
 import logging
 import os
 import pickle
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,17 +25,31 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from rasterio.errors import RasterioIOError
 
-from riogrande.aggregators import combine_views, data_writer, fill_matrix
+from riogrande.aggregators import combine_views, fill_matrix
 from riogrande.blocks import gdal_cache_mb, resolve_block_size
-from riogrande.helper import aggregated_selector, check_logic, get_nbr_workers, reduced_mask
+from riogrande.helper import (
+    aggregated_selector,
+    check_logic,
+    get_nbr_workers,
+    reduced_mask,
+    view_to_window,
+)
 from riogrande.io.checks import (
     check_nodata,
     check_output_path,
     check_same_grid,
     check_writable_input,
 )
-from riogrande.io.exceptions import InvalidBandError, InvalidNodataError, UnsupportedLogicError
+from riogrande.io.exceptions import (
+    InvalidBandError,
+    InvalidNodataError,
+    OutputError,
+    SourceError,
+    UnsupportedLogicError,
+)
+from riogrande.io.handles import dataset
 from riogrande.io.locking import exclusive_write
 from riogrande.io.models import Band, Source, check_band_index
 from riogrande.io.output import atomic_output, mask_profile
@@ -161,6 +176,42 @@ def _resolve_nodata(nodata: Any, source: Source) -> Any:
     return nodata.item() if isinstance(nodata, np.generic) else nodata  # plain, JSON-able
 
 
+@contextmanager
+def _scratch_folder() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="riogrande-") as folder:
+        yield Path(folder)
+
+
+def _copy_into_mask(scratch: Path, source: Source, views: Sequence[Sequence[int]]) -> None:
+    """Write the mask raster ``scratch`` into the internal mask of ``source``, block by block."""
+    with dataset(scratch) as mask, source.mask_writer() as write:
+        for view in views:
+            window = view_to_window(view)
+            write(mask.read(1, window=window), window=window)
+
+
+def _check_written(path: Path, valid: int, name: str | os.PathLike[str]) -> None:
+    """Read a written mask back: a failed write (a full disk) must not pass for a result.
+
+    GDAL reports some write errors (e.g. when flushing on close) only on
+    stderr, so the file is checked: readable, with the valid pixels counted.
+
+    Raises
+    ------
+    OutputError
+        If the file cannot be read back or does not hold what was computed.
+    """
+    try:
+        with dataset(path) as written:
+            found = sum(int(np.count_nonzero(written.read(1, window=window)))
+                        for _, window in written.block_windows(1))
+    except (SourceError, RasterioIOError) as error:
+        raise OutputError(f"writing {name} failed (is the disk full?): {error}") from None
+    if found != valid:
+        raise OutputError(f"writing {name} failed (is the disk full?): {found} valid pixels "
+                          f"read back, {valid} computed")
+
+
 def _run_options(
     nbrcpu: int | None,
     start_method: str | None,
@@ -205,7 +256,8 @@ def write_mask(
         A new single-band ``uint8`` GeoTIFF (1 valid, 0 masked, the source's
         georeferencing, tiled, DEFLATE) written under a temporary name and
         moved into place on success; the source is not touched. When None,
-        the mask is written into the source's internal dataset mask.
+        the mask is written into the source's internal dataset mask, once
+        every block succeeded (a failed or cancelled run leaves it untouched).
     block_size : tuple of int, optional
         ``(width, height)`` of a block; None chooses one aligned to the
         file's tiling.
@@ -252,8 +304,13 @@ def write_mask(
                     source.name, indexes, nodata, logic, block)
         if output is None:
             check_writable_input(source.path)
-            with exclusive_write(source.path, cancel):
-                run(partial(data_writer, source.mask_writer, {}))
+            with exclusive_write(source.path, cancel), _scratch_folder() as folder:
+                # the source is only modified once every block succeeded
+                scratch = folder / "mask.tif"
+                run(partial(combine_views, {"output_file": scratch,
+                                            "profile": mask_profile(source.profile), "band": 1}))
+                _check_written(scratch, counter.valid, source.path)
+                _copy_into_mask(scratch, source, views)
             written = source.path
         else:
             written = check_output_path(output, [source.path])
@@ -266,6 +323,7 @@ def write_mask(
                     "band": 1,
                     "tags": {"mask_of": source.name, **tags},
                 }))
+                _check_written(temporary, counter.valid, written)
         pixels = source.profile["width"] * source.profile["height"]
         return MaskReport(counter.valid, pixels - counter.valid, written, block, len(views),
                           options["nbrcpu"], time.perf_counter() - started)
@@ -412,6 +470,7 @@ def write_selector(
             })
             block, views = _selector_run(checked, block_size, extra, aggregator, options,
                                          reference, counter)
+            _check_written(temporary, counter.valid, written)
         pixels = reference.shape[0] * reference.shape[1]
         return MaskReport(counter.valid, pixels - counter.valid, written, block, views,
                           options["nbrcpu"], time.perf_counter() - started)
