@@ -213,3 +213,15 @@ def test_clear_error_when_no_interpreter_is_found(make_raster, run_alg, tmp_path
     assert os.path.join(str(empty), "bin", "python") in message
     assert "RIOGRANDE_PYTHON" in message
     assert not output.exists()
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"NODATA": 300}, "holds integers from 0 to 255"),
+    ({"BANDS": [4]}, "band 4 does not exist"),
+])
+def test_bad_input_becomes_a_processing_error(params, message, make_raster, run_alg, tmp_path):
+    source = make_raster(dtype="uint8", nodata=None, count=3)
+    output = tmp_path / "m.tif"
+    with pytest.raises(QgsProcessingException, match=message):
+        run_alg("riogrande:computemask", {"INPUT": str(source), "OUTPUT": str(output), **params})
+    assert not output.exists()
