@@ -160,7 +160,7 @@ def test_write_mask_report(make_raster, tmp_path, nbrcpu):
     assert report.views == len(create_views((50, 30), (0, 0), (123, 87))[0]) == 9
     assert report.workers == nbrcpu
     assert report.seconds > 0
-    tags = Source(output).get_tags()
+    tags = Source(output).get_tags(1)  # stored on the mask band
     assert (tags["bands"], tags["nodata"], tags["logic"]) == ([1, 2, 3], -9999, "any")
 
 
