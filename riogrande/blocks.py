@@ -122,11 +122,15 @@ def resolve_block_size(
     return as_size(block_size, "block_size")
 
 
-def gdal_cache_mb(block_size: Sequence[int], profile: dict[str, Any]) -> int:
-    """GDAL cache per worker: two blocks of every band, within [16, 256] MB.
+def gdal_cache_mb(
+    block_size: Sequence[int], profile: dict[str, Any], band_reads: bool = False
+) -> int:
+    """GDAL block cache a worker needs, in MB.
 
-    Reading band masks one band at a time re-decompresses a pixel-interleaved
-    tile for every band unless the cache holds the tiles of a whole block.
+    A block read in one call for all its bands needs next to no cache: each
+    tile is decompressed once. A block read band by band (band masks) from a
+    pixel-interleaved file decompresses each tile for every band unless the
+    cache holds the tiles the block touches, for all bands.
 
     Parameters
     ----------
@@ -134,16 +138,24 @@ def gdal_cache_mb(block_size: Sequence[int], profile: dict[str, Any]) -> int:
         ``(width, height)`` of the blocks read.
     profile : dict
         rasterio profile of the raster read.
+    band_reads : bool, default False
+        Whether blocks are read band by band.
 
     Returns
     -------
     int
-        Megabytes.
+        Megabytes: 8 without ``band_reads``, else the touched tiles of all
+        bands with a margin, within [8, 256].
     """
+    if not band_reads:
+        return 8
     tile_w, tile_h = internal_block_shape(profile)
-    # a block not aligned to tiles touches one more tile in each direction
-    width = min(int(profile["width"]), block_size[0] + tile_w)
-    height = min(int(profile["height"]), block_size[1] + tile_h)
+    tile_w, tile_h = min(tile_w, int(profile["width"])), min(tile_h, int(profile["height"]))
+
+    def tiles(length: int, tile: int) -> int:  # an unaligned block touches one more tile
+        return -(-length // tile) + (length % tile != 0)
+
+    touched = tiles(block_size[0], tile_w) * tile_w * tiles(block_size[1], tile_h) * tile_h
     pixel_bytes = np.dtype(profile["dtype"]).itemsize * int(profile.get("count", 1))
-    megabytes = math.ceil(2 * width * height * pixel_bytes / 2**20)
-    return int(min(max(megabytes, 16), 256))
+    megabytes = math.ceil(1.5 * touched * pixel_bytes / 2**20)
+    return int(min(max(megabytes, 8), 256))

@@ -38,7 +38,8 @@ def _initialize_worker(gdal_cachemax_mb: int | None, log_level: int) -> None:
         import rasterio
 
         # A new process: GDAL reads its cache size on first use, after this.
-        env = rasterio.Env(GDAL_CACHEMAX=int(gdal_cachemax_mb))
+        # rasterio hands GDAL_CACHEMAX to GDALSetCacheMax64: bytes, not megabytes.
+        env = rasterio.Env(GDAL_CACHEMAX=int(gdal_cachemax_mb) * 2**20)
         env.__enter__()
         _worker_env.append(env)  # stays entered for the life of the worker
     handles.enable_cache()
