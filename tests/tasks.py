@@ -88,3 +88,10 @@ def log_start(data: np.ndarray, log_path: str) -> np.ndarray:
     with open(log_path, "a") as handle:
         handle.write("started\n")
     return np.asarray(data[0])
+
+
+def gdal_cache_setting(data: np.ndarray) -> str | None:
+    """Return this worker's GDAL_CACHEMAX setting (as rasterio sees it)."""
+    import rasterio.env
+
+    return rasterio.env.get_gdal_config("GDAL_CACHEMAX")

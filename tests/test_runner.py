@@ -16,6 +16,7 @@ import numpy as np
 import psutil
 import pytest
 
+from riogrande.aggregators import iter_messages
 from riogrande.io.exceptions import (
     AggregationError,
     BlockProcessingError,
@@ -385,3 +386,16 @@ def test_raster_without_georeferencing(tmp_path):
         assert np.array_equal(out.read(1), ((data != 0).all(axis=0)).astype(np.uint8))
     selector = prepare_selector(*Source(path).get_bands(), block_size=(16, 16), nbrcpu=1)
     assert np.array_equal(selector, selector_reference([(path, 1, "band"), (path, 2, "band")]))
+
+
+def test_gdal_cache_of_workers_is_capped(strip_raster):
+    _, jobs = strip_jobs(strip_raster, tasks.gdal_cache_setting, lambda view: {},
+                         view_size=(100, 20))
+
+    def collect(q):
+        return [message["data"] for message in iter_messages(q)]
+
+    settings = run_views(process_block, jobs, collect, nbrcpu=2, gdal_cachemax_mb=24)
+    assert len(settings) == 4
+    # rasterio reports megabytes as given, or the bytes GDAL made of them
+    assert {int(value) for value in settings} in ({24}, {24 * 2**20})
