@@ -424,3 +424,16 @@ def test_selector_and_mask_of_an_rgba_raster(tmp_path):
     compute_mask(path, (40, 40), 0, "all", bands=[1, 2, 3], output=tmp_path / "m.tif",
                  nbrcpu=1)
     check_mask_file(tmp_path / "m.tif", path, mask_reference(path, 0, "all", [1, 2, 3]))
+
+
+def test_band_selection_forms(make_raster, tmp_path):
+    path = make_raster(**RASTERS["striped-lzw-int16"])
+    expected = mask_reference(path, -9999, "all", [2])
+    source = Source(path)
+    forms = [2, [2], (2,), np.array([2]), source.get_band(2), [Band(str(path), 2)]]
+    with ThreadPoolExecutor(2) as executor:
+        for index, bands in enumerate(forms):
+            output = tmp_path / f"m{index}.tif"
+            compute_mask(source, (50, 50), -9999, "all", bands, output=output,
+                         executor=executor)
+            check_mask_file(output, path, expected)
