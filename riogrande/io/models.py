@@ -62,6 +62,7 @@ class Source:
         self._name = os.fspath(path)
         self.tags: dict[str, Any] = dict(tags or {})
         self._profile: dict[str, Any] | None = dict(profile) if profile is not None else None
+        self._profile_from_file = False
 
     def __repr__(self) -> str:
         return f"Source({self._name!r})"
@@ -71,6 +72,15 @@ class Source:
 
     def __hash__(self) -> int:
         return hash(self._name)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A profile read from the file is read again where needed: rebuilding
+        # its CRS costs more than sending a block's job to a worker.
+        state = self.__dict__.copy()
+        if self._profile_from_file:
+            state["_profile"] = None
+            state["_profile_from_file"] = False
+        return state
 
     @property
     def name(self) -> str:
@@ -97,6 +107,7 @@ class Source:
     @profile.setter
     def profile(self, value: dict[str, Any]) -> None:
         self._profile = dict(value)
+        self._profile_from_file = False
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -118,6 +129,7 @@ class Source:
         """
         with dataset(self.name) as src:
             self._profile = dict(src.profile)
+        self._profile_from_file = True
         return dict(self._profile)
 
     def get_bands(self) -> list[Band]:
@@ -162,12 +174,12 @@ class Source:
             raise OutputError(f"cannot create {self.name}: {error}") from error
         self._profile = merged
 
-    def _band_indexes(self, bands: Sequence[Band | int] | None) -> list[int]:
+    def _band_indexes(self, bands: Sequence[Band | int] | None, count: int) -> list[int]:
         if bands is None:
-            return list(range(1, self.count + 1))
+            return list(range(1, count + 1))
         indexes = [band.bidx if isinstance(band, Band) else int(band) for band in bands]
         for bidx in indexes:
-            check_band_index(bidx, self.count, self.name)
+            check_band_index(bidx, count, self.name)
         return indexes
 
     @contextmanager
@@ -188,8 +200,8 @@ class Source:
         callable
             ``read(window=None, **read_kwargs)`` returning ``(len(bands), rows, cols)``.
         """
-        indexes = self._band_indexes(bands)
         with dataset(self.name, "r", **open_kwargs) as src:
+            indexes = self._band_indexes(bands, src.count)
 
             def read(window: Window | None = None, **read_kwargs: Any) -> NDArray:
                 with read_errors(self.name, window):
