@@ -384,7 +384,7 @@ def _selector_run(
         aggregator,
         queue_param="aggr_q",
         on_message=counter,
-        gdal_cachemax_mb=min(256, len(files) * gdal_cache_mb(block, profile)),
+        gdal_cachemax_mb=min(256, len(files) * gdal_cache_mb(block, profile, band_reads=True)),
         **options,
     )
     return block, len(views)
