@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import multiprocessing.context
 import signal
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -45,21 +46,45 @@ def _initialize_worker(gdal_cachemax_mb: int | None, log_level: int) -> None:
     handles.enable_cache()
 
 
+_start_method_lock = threading.Lock()
+_runs_in_progress = 0
+_application_context: Any = None
+
+
 @contextmanager
-def default_start_method_kept() -> Iterator[None]:
+def default_start_method_kept() -> Iterator[str | None]:
     """Undo the side effect of spawning on the default start method.
 
     Spawning a process records ``multiprocessing.get_start_method()`` in the
     child's preparation data, which fixes the caller's *default* context
-    (e.g. to fork on Linux) as if the application had chosen it. Restore it.
+    (e.g. to fork on Linux) as if the application had chosen it. The state
+    found when the first of overlapping runs (from several threads) began is
+    restored when the last one ends.
+
+    Yields
+    ------
+    str or None
+        The start method the application has chosen, if any: another run's
+        side effect is not taken for a choice.
     """
+    global _runs_in_progress, _application_context
     default = getattr(multiprocessing.context, "_default_context", None)
-    before = getattr(default, "_actual_context", None)
+    if default is None or not hasattr(default, "_actual_context"):
+        yield multiprocessing.get_start_method(allow_none=True)
+        return
+    with _start_method_lock:
+        if _runs_in_progress == 0:
+            _application_context = default._actual_context
+        _runs_in_progress += 1
+        chosen = _application_context
     try:
-        yield
+        yield None if chosen is None else chosen.get_start_method()
     finally:
-        if default is not None and hasattr(default, "_actual_context"):
-            default._actual_context = before
+        with _start_method_lock:
+            _runs_in_progress -= 1
+            if _runs_in_progress == 0:
+                default._actual_context = _application_context
+                _application_context = None
 
 
 def _terminate(executor: ProcessPoolExecutor) -> None:

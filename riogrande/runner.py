@@ -251,9 +251,10 @@ def run_views(
     """
     job_list: Sequence[dict[str, Any]] = list(jobs)
     total = len(job_list)
-    with default_start_method_kept():
+    with default_start_method_kept() as application_method:
         if executor is None:
-            pool = local_pool(min(get_nbr_workers(nbrcpu), max(total, 1)), start_method,
+            method = start_method or application_method or "spawn"
+            pool = local_pool(min(get_nbr_workers(nbrcpu), max(total, 1)), method,
                               executable, gdal_cachemax_mb)
         else:
             pool = external_pool(executor, nbrcpu)
