@@ -95,3 +95,10 @@ def gdal_cache_setting(data: np.ndarray) -> str | None:
     import rasterio.env
 
     return rasterio.env.get_gdal_config("GDAL_CACHEMAX")
+
+
+def inherited_test_modules(data: np.ndarray, delay: float = 0.0) -> np.ndarray:
+    """True everywhere if this worker was forked from the test process (it has pytest)."""
+    if delay:
+        time.sleep(delay)
+    return np.full(data.shape[1:], "pytest" in sys.modules)

@@ -399,3 +399,82 @@ def test_gdal_cache_of_workers_is_capped(strip_raster):
     assert len(settings) == 4
     # rasterio reports megabytes as given, or the bytes GDAL made of them
     assert {int(value) for value in settings} in ({24}, {24 * 2**20})
+
+
+def test_concurrent_runs_from_threads(make_raster, tmp_path):
+    """Two runs at once from two threads (one with its own interpreter) do not mix."""
+    first = make_raster("first.tif", width=60, height=40, count=2, dtype="uint8", seed=1)
+    second = make_raster("second.tif", width=50, height=30, count=3, dtype="int16",
+                         nodata=-9999, seed=2)
+    outcome = {}
+
+    def run(name, **kwargs):
+        try:
+            outcome[name] = write_mask(**kwargs)
+        except BaseException as error:  # reported below
+            outcome[name] = error
+
+    threads = [
+        threading.Thread(target=run, args=("first",), kwargs=dict(
+            source=first, output=tmp_path / "m1.tif", block_size=(16, 16), nbrcpu=2,
+            logic="any", start_method="spawn", executable=os.path.realpath(sys.executable))),
+        threading.Thread(target=run, args=("second",), kwargs=dict(
+            source=second, output=tmp_path / "m2.tif", block_size=(16, 16), nbrcpu=2,
+            nodata=-9999)),
+    ]
+    with time_limit(120):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert not isinstance(outcome["first"], BaseException), outcome["first"]
+    assert not isinstance(outcome["second"], BaseException), outcome["second"]
+    assert np.array_equal(read_all(tmp_path / "m1.tif")[0], mask_reference(first, 0, "any"))
+    assert np.array_equal(read_all(tmp_path / "m2.tif")[0],
+                          mask_reference(second, -9999, "all"))
+    assert multiprocessing.get_start_method(allow_none=True) is None
+    assert_no_orphans()
+
+
+def test_overlapping_runs_keep_the_default_start_method(strip_raster):
+    """Run B starts while run A has workers and ends after A: the caller's state is kept.
+
+    Starting a spawn process fixes multiprocessing's default context (to fork on
+    Linux) as a side effect; each run undoes it, which must also hold when runs
+    overlap, and run B must not take A's side effect for the application's choice
+    (its workers must be spawned, not forked).
+    """
+    _, quick = strip_jobs(strip_raster, tasks.inherited_test_modules,
+                          lambda view: {"delay": 0.02}, view_size=(40, 20))
+    _, slow = strip_jobs(strip_raster, tasks.inherited_test_modules,
+                         lambda view: {"delay": 0.15}, view_size=(40, 20))
+    a_running = threading.Event()
+    outcome = {}
+
+    def run(name, jobs, progress=None, before=None):
+        try:
+            if before is not None:
+                before.wait(60)
+            matrix = np.ones((20, 400), dtype=bool)
+            run_views(process_block, jobs, partial(fill_matrix, matrix), nbrcpu=1,
+                      progress=progress)
+            outcome[name] = matrix
+        except BaseException as error:  # reported below
+            outcome[name] = error
+
+    def progress_a(done, total):
+        if done >= 1:
+            a_running.set()  # A's worker exists: the side effect has happened
+
+    threads = [threading.Thread(target=run, args=("a", quick, progress_a)),
+               threading.Thread(target=run, args=("b", slow, None, a_running))]
+    with time_limit(120):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    for name in ("a", "b"):
+        assert not isinstance(outcome[name], BaseException), outcome[name]
+        assert not outcome[name].any(), f"run {name} forked its workers"
+    assert multiprocessing.get_start_method(allow_none=True) is None
+    assert_no_orphans()
