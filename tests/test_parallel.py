@@ -20,7 +20,7 @@ from riogrande.parallel import compute_mask, prepare_selector
 from riogrande.prepare import create_views
 
 from . import tasks
-from .conftest import file_sha256, synthetic_data, write_raster
+from .conftest import file_sha256, random_mask, synthetic_data, write_raster
 from .reference import (
     leftovers,
     mask_reference,
@@ -377,27 +377,40 @@ def test_path_with_spaces_and_accents(make_raster, tmp_path):
     kind=st.sampled_from([("uint8", 0), ("int16", -9999), ("float32", NAN)]),
     block=st.tuples(st.integers(1, 70), st.integers(1, 70)),
     logic=st.sampled_from(["all", "any"]), tiled=st.booleans(), seed=st.integers(0, 99),
+    uses=st.lists(st.sampled_from(["band", "self", "source", "mask_none", "mask_all"]),
+                  min_size=3, max_size=3),
+    with_mask=st.booleans(), with_extra=st.booleans(),
 )
 def test_random_grids_and_blocks_on_a_thread_executor(width, height, count, kind, block,
-                                                      logic, tiled, seed):
+                                                      logic, tiled, seed, uses, with_mask,
+                                                      with_extra):
     """Block decomposition and aggregation for arbitrary shapes (threads: fast to start)."""
     dtype, nodata = kind
     folder = Path(tempfile.mkdtemp(prefix="riogrande-hypothesis-"))
     try:
         path = write_raster(folder / "input.tif",
                             synthetic_data(count, height, width, dtype, nodata, seed),
-                            nodata=nodata, tiled=tiled, block=(16, 16))
+                            nodata=nodata, tiled=tiled, block=(16, 16),
+                            dataset_mask=random_mask(height, width, seed) if with_mask else None)
+        extra = None
+        if with_extra:
+            extra = write_raster(folder / "extra.tif",
+                                 synthetic_data(1, height, width, "uint8", 0, seed + 1))
+        bands = Source(path).get_bands()
+        for band, use in zip(bands, uses, strict=False):
+            band.set_mask_reader(use)
         with ThreadPoolExecutor(2) as executor:
             report = write_mask(path, folder / "mask.tif", block_size=block, nodata=nodata,
                                 logic=logic, executor=executor)
-            selector = prepare_selector(*Source(path).get_bands(), block_size=block,
-                                        executor=executor)
+            selector = prepare_selector(*bands, block_size=block, executor=executor,
+                                        extra_masking_band=extra and Band(extra, 1))
         expected = mask_reference(path, nodata, logic)
         assert np.array_equal(read_all(folder / "mask.tif")[0], expected)
         assert report.valid == int(expected.sum())
         assert report.views == len(create_views(block, (0, 0), (width, height))[0])
         assert np.array_equal(selector, selector_reference(
-            [(path, bidx, "band") for bidx in range(1, count + 1)]))
+            [(path, band.bidx, use) for band, use in zip(bands, uses, strict=False)],
+            (extra, 1) if extra else None))
     finally:
         shutil.rmtree(folder)
 
