@@ -122,7 +122,8 @@ def check_output_path(
         raise OutputError(f"the output {path} is a directory; give a file name")
     folder = path.parent
     if not folder.is_dir():
-        raise OutputError(f"cannot write {path}: the folder {folder} does not exist")
+        reason = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise OutputError(f"cannot write {path}: the folder {folder} {reason}")
     if not os.access(folder, os.W_OK):
         raise OutputError(f"cannot write {path}: the folder {folder} is not writable")
     return path
