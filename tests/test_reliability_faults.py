@@ -28,7 +28,7 @@ from riogrande.masking import write_selector
 from riogrande.parallel import compute_mask
 
 from .conftest import file_sha256, write_raster
-from .reference import leftovers, mask_reference, read_all
+from .reference import mask_reference, read_all
 from .test_runner import assert_no_orphans, time_limit, worker_processes
 
 REPO = Path(__file__).resolve().parents[1]
@@ -206,6 +206,7 @@ def test_disk_full_reported_by_a_write(tmp_path, monkeypatch):
 
 CONCURRENT_SCRIPT = """
 import logging
+import os
 import sys
 import time
 from riogrande.parallel import compute_mask
@@ -213,10 +214,14 @@ from riogrande.parallel import compute_mask
 def progress(done, total):
     if done == 1:
         print("started", time.monotonic(), flush=True)
+        if sys.argv[3] == "hold":  # keep the file until the test says go
+            deadline = time.monotonic() + 60
+            while not os.path.exists("go") and time.monotonic() < deadline:
+                time.sleep(0.02)
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
-    compute_mask(sys.argv[1], (8, 8), 0, sys.argv[2], nbrcpu=1, progress=progress)
+    compute_mask(sys.argv[1], (16, 16), 0, sys.argv[2], nbrcpu=1, progress=progress)
     print("finished", time.monotonic(), flush=True)
 """
 
@@ -228,31 +233,35 @@ def test_two_runs_write_the_internal_mask_of_one_file(tmp_path):
     script.write_text(textwrap.dedent(CONCURRENT_SCRIPT))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
 
-    def start(logic):
-        return subprocess.Popen([sys.executable, str(script), str(path), logic],
+    def start(logic, hold):
+        return subprocess.Popen([sys.executable, str(script), str(path), logic, hold],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 cwd=tmp_path, env=env)
 
-    first = start("all")
+    first = start("all", "hold")
+    second = None
     try:
-        assert first.stdout.readline().startswith("started")
-        second = start("any")  # starts while the first one writes
-        try:
-            second_out, second_err = second.communicate(timeout=120)
-        finally:
-            if second.poll() is None:
-                second.kill()
+        assert first.stdout.readline().startswith("started")  # the first one holds the file
+        second = start("any", "go")
+        waiting = ""
+        while "another run is writing into" not in waiting:
+            line = second.stderr.readline()
+            assert line, "the second run did not wait for the first"
+            waiting += line
+        (tmp_path / "go").touch()
+        second_out, second_err = second.communicate(timeout=120)
         first_out, first_err = first.communicate(timeout=120)
     finally:
-        if first.poll() is None:
-            first.kill()
+        for child in (first, second):
+            if child is not None and child.poll() is None:
+                child.kill()
+                child.communicate()
     assert (first.returncode, second.returncode) == (0, 0), first_err + second_err
-    assert "another run is writing into" in second_err  # it waited for the first
     first_end = float(first_out.split("finished")[1])
     second_start = float(second_out.split("started")[1].split()[0])
-    assert second_start > first_end  # and only started once the first was done
-    with rasterio.open(path) as src:  # the last run's mask, a readable file
+    assert second_start > first_end  # it only started once the first was done
+    with rasterio.open(path) as src:  # the last run's mask, in a readable file
         assert src.mask_flag_enums[0] == [rasterio.enums.MaskFlags.per_dataset]
         assert np.array_equal(src.dataset_mask() != 0, mask_reference(path, 0, "any") != 0)
     assert np.array_equal(read_all(path), data)
-    assert leftovers(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["go", "input.tif", "run_mask.py"]

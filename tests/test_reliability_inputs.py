@@ -193,7 +193,7 @@ def test_output_under_a_regular_file(make_raster, tmp_path):
     digest = file_sha256(path)
     with pytest.raises(OutputError) as caught:
         compute_mask(path, (16, 16), output=output, nbrcpu=1)
-    clear_message(caught.value, "cannot write", output)
+    clear_message(caught.value, "cannot write", output, "is a file, not a folder")
     assert file_sha256(path) == digest
     assert sorted(p.name for p in tmp_path.iterdir()) == ["input.tif"]
 
@@ -259,3 +259,16 @@ def test_output_in_a_read_only_folder(make_raster):
         assert sorted(p.name for p in root.iterdir()) == ["input.tif", "locked"]
     finally:
         shutil.rmtree(root)
+
+
+def test_in_place_while_a_reader_holds_the_file_open(make_raster, tmp_path):
+    """Like a layer open in QGIS: the reader keeps reading the same data, the mask is right."""
+    path = make_raster("input.tif", count=2, dtype="int16", nodata=-9999)
+    with rasterio.open(path) as reader:
+        data = reader.read()
+        compute_mask(path, (32, 32), -9999, "any", nbrcpu=2)
+        assert np.array_equal(reader.read(), data)
+    with rasterio.open(path) as src:
+        assert np.array_equal(src.dataset_mask() != 0, np.all(data != -9999, axis=0))
+        assert np.array_equal(src.read(), data)
+    assert leftovers(tmp_path) == []
