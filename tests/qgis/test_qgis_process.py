@@ -79,7 +79,7 @@ def test_computemask_through_qgis_process(installed, make_raster, tmp_path):
     assert answer["results"]["VALID_PIXELS"] == int(expected.sum())
     assert answer["results"]["MASKED_PIXELS"] == int(expected.size - expected.sum())
     # the copy of riogrande inside the plugin ran (QGIS's Python has none installed)
-    assert f"({installed['plugin'] / 'riogrande'})" in json.dumps(answer["log"])
+    assert f"({installed['plugin'] / 'riogrande'})" in json.dumps(answer)
 
 
 def test_a_python3_first_on_path_is_never_run(installed, make_raster, tmp_path):
