@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
+import rasterio
 from numpy.typing import NDArray
 
 from riogrande.helper import view_to_window
@@ -18,6 +20,23 @@ from riogrande.runner import is_kill
 from riogrande.timing import TimedTask
 
 logger = logging.getLogger(__name__)
+
+
+#: GDAL block cache while an aggregator writes: written blocks wait in it until
+#: evicted or closed, so with GDAL's default (5 % of RAM) the writer's memory
+#: would grow with the raster instead of staying bounded.
+WRITE_CACHE_BYTES = 32 * 2**20
+
+
+@contextmanager
+def bounded_write_cache() -> Iterator[None]:
+    """Cap GDAL's block cache while writing; the previous size comes back after.
+
+    GDAL's cache size is process-wide: it applies to the whole calling
+    process for the duration of the write.
+    """
+    with rasterio.Env(GDAL_CACHEMAX=WRITE_CACHE_BYTES):  # bytes, see GDALSetCacheMax64
+        yield
 
 
 def iter_messages(aggr_q: Any) -> Iterator[dict[str, Any]]:
@@ -61,7 +80,7 @@ def data_writer(
     TimedTask
         How long the writing took.
     """
-    with TimedTask() as timer:
+    with TimedTask() as timer, bounded_write_cache():
         with writer(**(writer_params or {})) as write:
             for message in iter_messages(aggr_q):
                 write(message["data"], window=view_to_window(message["view"]))
@@ -98,7 +117,7 @@ def combine_views(output_params: dict[str, Any], job_out_q: Any) -> TimedTask:
     profile = output_params.get("profile")
     band = output_params.get("band")
     verbose = bool(output_params.get("verbose", False))
-    with TimedTask() as timer:
+    with TimedTask() as timer, bounded_write_cache():
         if profile is not None:
             destination = open_raster(output_file, "w", **profile)
         else:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing.context
+import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -25,6 +27,7 @@ from typing import Any
 
 from riogrande.helper import get_nbr_workers, get_or_set_context
 from riogrande.io import handles
+from riogrande.io.exceptions import RunError
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +137,22 @@ class WorkerPool:
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
+def _check_main_importable() -> None:
+    """Fail clearly when spawned workers could not re-import the main script.
+
+    A spawned worker runs the caller's main module again (as
+    ``__mp_main__``); a script read from standard input cannot be, and the
+    workers would die at start-up.
+    """
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if main_file is not None and not os.path.exists(main_file):
+        raise RunError(
+            f"worker processes cannot start: they re-import the main script, and {main_file!r} "
+            "is not a file (a script read from standard input?). Save the script to a file, "
+            "or pass start_method='fork' where available."
+        )
+
+
 def local_pool(
     workers: int,
     start_method: str | None,
@@ -156,6 +175,8 @@ def local_pool(
     WorkerPool
     """
     context = get_or_set_context(start_method, executable=executable)
+    if context.get_start_method() != "fork":
+        _check_main_importable()
     log_level = logging.getLogger("riogrande").getEffectiveLevel()
     executor = ProcessPoolExecutor(
         workers,

@@ -293,7 +293,10 @@ def _drive(
             should_stop()
             while next_job < total and len(pending) < 2 * pool.workers:
                 job = job_list[next_job]
-                future = pool.executor.submit(execute_job, worker, job, queue_param)
+                try:
+                    future = pool.executor.submit(execute_job, worker, job, queue_param)
+                except BrokenProcessPool as error:  # a worker died before its result came
+                    raise _worker_lost([job.get("view"), *pending.values()]) from error
                 pending[future] = job.get("view")
                 next_job += 1
             finished, _ = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
@@ -321,6 +324,13 @@ def _drive(
         pool.close(failed=not succeeded)
 
 
+def _worker_lost(in_flight: list[Any]) -> WorkerLostError:
+    return WorkerLostError(
+        "a worker process died unexpectedly (killed by the OS, out of memory or crashed) "
+        f"while processing views {in_flight}"
+    )
+
+
 def _messages(future: Future, view: Any, pending: dict[Future, Any]) -> list[Any]:
     """The messages a finished job produced, or a clear error."""
     try:
@@ -328,11 +338,7 @@ def _messages(future: Future, view: Any, pending: dict[Future, Any]) -> list[Any
     except BlockProcessingError:
         raise
     except BrokenProcessPool as error:
-        in_flight = [view, *pending.values()]
-        raise WorkerLostError(
-            "a worker process died unexpectedly (killed by the OS, out of memory "
-            f"or crashed) while processing views {in_flight}"
-        ) from error
+        raise _worker_lost([view, *pending.values()]) from error
     except Exception as error:
         raise RunError(
             f"the executor failed to run view {view}: {type(error).__name__}: {error}"
