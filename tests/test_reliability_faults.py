@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -46,8 +47,11 @@ def noise_raster(path: Path, width: int = 400, height: int = 300, count: int = 2
 
 
 @pytest.mark.parametrize("in_place", [False, True], ids=["to a file", "in place"])
-def test_worker_killed_from_outside(tmp_path, in_place):
+def test_worker_killed_from_outside(tmp_path, monkeypatch, in_place):
     """SIGKILL of a worker by someone else (the OOM killer): a clear error in seconds."""
+    scratch = tmp_path / "system-tmp"  # where an in-place run computes its mask
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     path = noise_raster(tmp_path / "input.tif")
     digest = file_sha256(path)
     output = None if in_place else tmp_path / "mask.tif"
@@ -64,7 +68,8 @@ def test_worker_killed_from_outside(tmp_path, in_place):
     assert killed and time.monotonic() - killed[0] < 10
     assert isinstance(caught.value, RunError) and "died" in str(caught.value)
     assert file_sha256(path) == digest
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["input.tif"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["input.tif", "system-tmp"]
+    assert list(scratch.iterdir()) == []
     assert_no_orphans()
 
 
