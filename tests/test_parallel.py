@@ -329,11 +329,13 @@ def test_nodata_forms(make_raster, tmp_path, nodata, file_nodata, dtype):
 def test_smallest_rasters(make_raster, tmp_path, width, height):
     data = np.arange(width * height * 2, dtype=np.int16).reshape(2, height, width) % 3
     path = make_raster(data=data, block=(16, 16))
-    for block in (None, (1, 1), (4, 4)):
-        output = tmp_path / f"mask-{block}.tif"
-        report = write_mask(path, output, block_size=block, nodata=0, logic="any", nbrcpu=2)
-        check_mask_file(output, path, mask_reference(path, 0, "any"))
-        assert report.pixels == width * height
+    with ThreadPoolExecutor(2) as executor:
+        for block in (None, (1, 1), (4, 4)):
+            output = tmp_path / f"mask-{block}.tif"
+            report = write_mask(path, output, block_size=block, nodata=0, logic="any",
+                                executor=executor)
+            check_mask_file(output, path, mask_reference(path, 0, "any"))
+            assert report.pixels == width * height
     selector = prepare_selector(Band(path, 1), Band(path, 2), block_size=(1, 1), nbrcpu=2)
     assert selector.shape == (height, width)
     assert np.array_equal(selector, np.ones((height, width), dtype=bool))
