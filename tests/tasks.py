@@ -102,3 +102,8 @@ def inherited_test_modules(data: np.ndarray, delay: float = 0.0) -> np.ndarray:
     if delay:
         time.sleep(delay)
     return np.full(data.shape[1:], "pytest" in sys.modules)
+
+
+def band_sum_first_row(array: np.ndarray, nodata: Any) -> np.ndarray:
+    """A broken mask logic: returns one row instead of a 2-D mask."""
+    return np.asarray(array).sum(axis=0)[0]

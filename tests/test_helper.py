@@ -198,3 +198,12 @@ def test_reduced_mask_compares_in_the_data_type_like_gdal(make_raster, nodata):
         values = src.read()
     assert gdal_mask.tolist() == [[0, 255, 0], [255, 0, 255]]
     assert np.array_equal(reduced_mask(values, nodata) != 0, gdal_mask != 0)
+
+
+def test_reduced_mask_shapes():
+    band = np.array([[0, 3], [4, 0]], dtype=np.int16)
+    assert reduced_mask(band, 0).tolist() == [[0, 1], [1, 0]]  # 2-D: one band
+    with pytest.raises(ValueError):
+        reduced_mask(np.zeros(4), 0)
+    with pytest.raises(ValueError, match="shape"):
+        reduced_mask(np.zeros((2, 3, 4)), 0, tasks.band_sum_first_row)
