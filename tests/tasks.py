@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import time
 from typing import Any
 
@@ -107,3 +108,8 @@ def inherited_test_modules(data: np.ndarray, delay: float = 0.0) -> np.ndarray:
 def band_sum_first_row(array: np.ndarray, nodata: Any) -> np.ndarray:
     """A broken mask logic: returns one row instead of a 2-D mask."""
     return np.asarray(array).sum(axis=0)[0]
+
+
+def unpicklable_result(data: np.ndarray) -> Any:
+    """A task whose result cannot travel back from a worker process."""
+    return threading.Lock()

@@ -483,3 +483,15 @@ def test_overlapping_runs_keep_the_default_start_method(strip_raster):
         assert not outcome[name].any(), f"run {name} forked its workers"
     assert multiprocessing.get_start_method(allow_none=True) is None
     assert_no_orphans()
+
+
+def test_result_that_cannot_be_sent_back(strip_raster):
+    from riogrande.io.exceptions import RunError
+
+    views, jobs = strip_jobs(strip_raster, tasks.unpicklable_result, lambda view: {},
+                             view_size=(100, 20))
+    with time_limit(60), pytest.raises(RunError) as caught:
+        run_views(process_block, jobs, partial(fill_matrix, np.zeros((20, 400))), nbrcpu=2)
+    assert any(str(view) in str(caught.value) for view in views)
+    assert "lock" in str(caught.value).lower()
+    assert_no_orphans()
