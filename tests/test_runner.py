@@ -495,3 +495,23 @@ def test_result_that_cannot_be_sent_back(strip_raster):
     assert any(str(view) in str(caught.value) for view in views)
     assert "lock" in str(caught.value).lower()
     assert_no_orphans()
+
+
+def test_cancelled_in_place_run_leaves_the_source_as_it_was(make_raster, tmp_path,
+                                                             monkeypatch):
+    import tempfile
+
+    path = make_raster("input.tif", width=100, height=100, count=2, dtype="int16",
+                       nodata=-9999, block=(16, 16))
+    digest = file_sha256(path)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    done = []
+    with time_limit(60), pytest.raises(RunCancelledError):
+        compute_mask(path, (5, 5), nodata=None, nbrcpu=2,
+                     progress=lambda d, t: done.append(d), cancel=lambda: len(done) > 3)
+    assert file_sha256(path) == digest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["input.tif", "scratch"]
+    assert list(scratch.iterdir()) == []
+    assert_no_orphans()
