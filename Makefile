@@ -45,7 +45,7 @@ docs: $(VENV)/.docs-installed
 	$(VENV)/bin/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check riogrande tests benchmarks
+	$(VENV)/bin/ruff check riogrande tests benchmarks qgis_plugin
 
 # Library tests on the newest numpy/rasterio wheels.
 test-lib: lint
