@@ -321,7 +321,7 @@ def _drive(
                 for future in pending:
                     future.cancel()
             aggregation.abort()
-        pool.close(failed=not succeeded)
+        pool.close()
 
 
 def _worker_lost(in_flight: list[Any]) -> WorkerLostError:
