@@ -1,7 +1,7 @@
 """Property tests: random rasters and run options through worker processes.
 
 tests/test_parallel.py checks random grids on a thread executor; here each example
-goes through the real process pool (spawn or fork) with random data types, nodata
+goes through the real process pool (spawn, or fork/forkserver) with random data types, nodata
 (NaN included), logic, band subsets, mask readers, extra masking bands, in-place
 writes and borders, against whole-array references.
 """
@@ -28,6 +28,7 @@ from riogrande.workers import block_jobs
 from . import tasks
 from .conftest import random_mask, synthetic_data, write_raster
 from .reference import leftovers, mask_reference, read_all, selector_reference
+from .test_reliability_load import FAST_START
 
 NAN = float("nan")
 NODATA = {
@@ -68,7 +69,7 @@ def rasters(draw):
         "extra": draw(st.none() | st.integers(1, count)),
         "in_place": draw(st.booleans()),
         "nbrcpu": draw(st.sampled_from([1, 2])),
-        "start_method": draw(st.sampled_from([None, "fork"])),  # None: spawn
+        "start_method": draw(st.sampled_from([None, FAST_START])),  # None: spawn
     }
 
 
@@ -126,7 +127,7 @@ def test_compute_mask_and_prepare_selector_equal_the_references(case):
 @given(width=st.integers(1, 70), height=st.integers(1, 70),
        view=st.tuples(st.integers(1, 40), st.integers(1, 40)),
        border=st.tuples(st.integers(1, 3), st.integers(1, 3)),
-       seed=st.integers(0, 999), start_method=st.sampled_from([None, "fork"]))
+       seed=st.integers(0, 999), start_method=st.sampled_from([None, FAST_START]))
 def test_blocks_with_borders_equal_the_whole_array(width, height, view, border, seed,
                                                     start_method):
     """A 3x3 focal mean per block, with a border of 1 to 3 pixels, equals the whole one."""
