@@ -123,6 +123,13 @@ class _Aggregator(threading.Thread):
         self._aggregator = aggregator
         self.result: Any = None
         self.error: BaseException | None = None
+        self.started = False
+
+    def start_once(self) -> None:
+        """Start the thread unless it already runs."""
+        if not self.started:
+            self.started = True
+            self.start()
 
     def run(self) -> None:
         try:
@@ -146,7 +153,7 @@ class _Aggregator(threading.Thread):
             raise AggregationError(
                 f"the aggregator failed: {type(self.error).__name__}: {self.error}"
             ) from self.error
-        if not self.is_alive():
+        if self.started and not self.is_alive():
             raise AggregationError("the aggregator stopped before the end of the run")
 
     def finish(self) -> Any:
@@ -161,6 +168,8 @@ class _Aggregator(threading.Thread):
 
     def abort(self) -> None:
         """Stop the aggregator after a failure: drop queued blocks, signal the end."""
+        if not self.started:
+            return
         while self.is_alive():
             try:
                 while True:
@@ -280,8 +289,11 @@ def _drive(
         if cancel is not None and cancel():
             raise RunCancelledError("the run was cancelled")
 
+    # The aggregator thread starts after the first jobs are submitted: with
+    # the fork start method the workers are forked then, and a thread already
+    # running (e.g. holding a GDAL lock while opening the output) could leave
+    # a lock held forever in the forked children.
     aggregation = _Aggregator(aggregator, maxsize=max(2, pool.workers))
-    aggregation.start()
     pending: dict[Future, Any] = {}
     succeeded = False
     try:
@@ -299,6 +311,7 @@ def _drive(
                     raise _worker_lost([job.get("view"), *pending.values()]) from error
                 pending[future] = job.get("view")
                 next_job += 1
+            aggregation.start_once()
             finished, _ = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
             aggregation.raise_if_failed()
             for future in finished:
@@ -310,6 +323,7 @@ def _drive(
                 done_count += 1
                 if progress is not None:
                     progress(done_count, total)
+        aggregation.start_once()  # no job at all: the aggregator still runs
         result = aggregation.finish()
         succeeded = True
         logger.info("processed %d views", total)
