@@ -68,17 +68,28 @@ def make_text(folder: Path) -> Path:
     return path
 
 
-UNOPENABLE = {"missing": make_missing, "directory": make_directory, "zero bytes": make_empty,
-              "not a raster": make_text, "header cut": header_only}
-
-
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-@pytest.mark.parametrize("make", UNOPENABLE.values(), ids=UNOPENABLE.keys())
-def test_input_that_is_not_a_raster(algorithm, make, run_alg, tmp_path):
-    path = make(tmp_path)
+def test_missing_input(algorithm, run_alg, tmp_path):
+    path = make_missing(tmp_path)
     # QGIS checks the layer parameter itself, before the algorithm runs
     refused(run_alg, algorithm, {"INPUT": str(path), "OUTPUT": str(tmp_path / "out.tif")},
             tmp_path, "Could not load source layer for INPUT", path.name)
+
+
+UNREADABLE = {  # an existing path: the algorithm says what is wrong with the file
+    "directory": (make_directory, "got a directory"),
+    "zero bytes": (make_empty, "is an empty file"),
+    "not a raster": (make_text, "as a raster"),
+    "header cut": (header_only, "as a raster"),
+}
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("make, problem", UNREADABLE.values(), ids=UNREADABLE.keys())
+def test_input_that_is_not_a_raster(algorithm, make, problem, run_alg, tmp_path):
+    path = make(tmp_path)
+    refused(run_alg, algorithm, {"INPUT": str(path), "OUTPUT": str(tmp_path / "out.tif")},
+            tmp_path, problem, path.name)
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)

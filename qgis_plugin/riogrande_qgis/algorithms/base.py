@@ -107,6 +107,9 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
         problem = dependency_problem()
         if problem is not None:
             return False, problem
+        problem = self.unreadable_file(parameters)
+        if problem is not None:
+            return False, problem
         ok, message = super().checkParameterValues(parameters, context)
         if not ok:
             return ok, message
@@ -117,6 +120,25 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
                     "{} is a {} layer; riogrande reads raster files through GDAL only"
                 ).format(layer.name(), layer.providerType())
         return True, ""
+
+    def unreadable_file(self, parameters: dict[str, Any]) -> str | None:
+        """Why a raster parameter given as an existing path cannot be read, if it cannot.
+
+        QGIS's own check reports such a file (a folder, an empty or a
+        damaged file) as "not found"; riogrande's says what is wrong with it.
+        """
+        engine = load_engine()
+        from riogrande.io.handles import open_raster
+
+        for name in self.raster_parameters:
+            value = parameters.get(name)
+            if not isinstance(value, str) or not os.path.exists(value):
+                continue
+            try:
+                open_raster(value).close()
+            except engine.RiograndeError as error:
+                return str(error)
+        return None
 
     # -- parameters to plain values ------------------------------------------------------
 
