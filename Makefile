@@ -59,6 +59,7 @@ test: test-lib test-qgis
 
 bench: $(VENV)/.installed $(VENV_QGIS)/.installed
 	$(VENV)/bin/python benchmarks/bench.py
+	$(VENV)/bin/python benchmarks/bench_dask.py
 	$(VENV_QGIS)/bin/python benchmarks/bench_qgis.py
 
 # The QGIS plugin zip: one folder riogrande_qgis/ (metadata.txt, LICENSE, plugin, riogrande).
