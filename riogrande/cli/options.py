@@ -14,11 +14,9 @@ from typing import Any, TypeVar
 
 import click
 
+from riogrande.io.handles import is_virtual
+
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _is_virtual(value: str) -> bool:
-    return value.startswith("/vsi") or "://" in value
 
 
 class RasterPath(click.ParamType):
@@ -29,7 +27,7 @@ class RasterPath(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         """Return the path, checking that a local file exists."""
         text = os.fspath(value)
-        if _is_virtual(text):
+        if is_virtual(text):
             return text
         path = Path(text)
         if not path.exists():

@@ -42,7 +42,18 @@ def close_cached() -> None:
         dataset.close()
 
 
-def _is_virtual(path: str) -> bool:
+def is_virtual(path: str) -> bool:
+    """Tell whether ``path`` is a GDAL virtual path or a URL rather than a local file.
+
+    Parameters
+    ----------
+    path : str
+        A path as given to GDAL.
+
+    Returns
+    -------
+    bool
+    """
     return path.startswith("/vsi") or "://" in path
 
 
@@ -70,7 +81,7 @@ def open_raster(path: str | os.PathLike[str], mode: str = "r", **kwargs: Any) ->
         If it is a directory or not a raster GDAL can read.
     """
     name = os.fspath(path)
-    if mode in ("r", "r+") and not _is_virtual(name):
+    if mode in ("r", "r+") and not is_virtual(name):
         if not os.path.exists(name):
             raise SourceNotFoundError(f"raster not found: {name}")
         if os.path.isdir(name):
