@@ -29,8 +29,7 @@ qgis-system:
 $(VENV_QGIS)/.installed: pyproject.toml | qgis-system
 	$(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV_QGIS)
 	$(VENV_QGIS)/bin/python -m pip install -q pytest pytest-qgis hypothesis psutil
-	$(VENV_QGIS)/bin/python -m pip install -q --no-deps --no-build-isolation -e . \
-	  || $(VENV_QGIS)/bin/python -m pip install -q --no-deps -e .
+	$(VENV_QGIS)/bin/python -m pip install -q --no-deps -e .
 	touch $@
 
 demo: $(VENV)/.installed
