@@ -291,7 +291,8 @@ def write_mask(
         check_logic(logic)
         _check_picklable(logic)
         options = _run_options(nbrcpu, start_method, executable, progress, cancel, executor)
-        block = resolve_block_size(block_size, source.profile, options["nbrcpu"])
+        block = resolve_block_size(block_size, source.profile, options["nbrcpu"],
+                                   remote=executor is not None)
         views, _ = create_views(block, (0, 0), (source.profile["width"], source.profile["height"]))
         jobs = block_jobs(reduced_mask, source, views, bands=indexes,
                           task_params={"nodata": nodata, "logic": logic})
@@ -366,7 +367,8 @@ def _selector_run(
     counter: _PixelCounter,
 ) -> tuple[tuple[int, int], int]:
     profile = reference.profile
-    block = resolve_block_size(block_size, profile, options["nbrcpu"], band_reads=True)
+    block = resolve_block_size(block_size, profile, options["nbrcpu"], band_reads=True,
+                               remote=options["executor"] is not None)
     views, _ = create_views(block, (0, 0), (profile["width"], profile["height"]))
     jobs = [
         {

@@ -121,12 +121,21 @@ class WorkerPool:
         Whether the engine created it (and must shut it down).
     description : str
         For log messages.
+    in_flight : int
+        How many jobs may be submitted and not yet consumed.
     """
 
     executor: Executor
     workers: int
     owned: bool
     description: str
+    in_flight: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.in_flight:
+            # A local worker needs one job waiting behind the running one; a
+            # remote executor's scheduling round trips need more to hide them.
+            self.in_flight = (2 if self.owned else 8) * self.workers
 
     def close(self) -> None:
         """Shut down an owned pool, stopping its workers at once.

@@ -14,8 +14,9 @@ Data flows one way::
   :func:`~riogrande.parallel.data_writer`, :func:`~riogrande.parallel.fill_matrix`
   or any callable consuming a queue) runs in a thread of the calling process,
   so it never occupies a worker and fills the caller's arrays in place.
-* Backpressure: at most ``2 × workers`` views are in flight and the
-  aggregator's queue is bounded, so memory is O(workers × block).
+* Backpressure: at most ``2 × workers`` views are in flight on the local
+  pool (``8 × workers`` on a caller's executor, to hide its round trips),
+  and the aggregator's queue is bounded, so memory is O(workers × block).
 * Failures: a task exception stops the run and surfaces as
   :class:`~riogrande.io.exceptions.BlockProcessingError` naming the view; a
   worker killed by the OS surfaces as
@@ -36,6 +37,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from riogrande.helper import get_nbr_workers
+from riogrande.io import handles
 from riogrande.io.exceptions import (
     AggregationError,
     BlockProcessingError,
@@ -103,7 +105,8 @@ def execute_job(worker: Callable[..., Any], job: dict[str, Any], queue_param: st
     """
     collector = _Collector()
     try:
-        worker(**job, **{queue_param: collector})
+        with handles.job_cache():  # the bands of a block share their tiles in GDAL's cache
+            worker(**job, **{queue_param: collector})
     except Exception as error:
         view = job.get("view")
         raise BlockProcessingError(
@@ -282,7 +285,7 @@ def _drive(
     cancel: Cancel | None,
     on_message: Callable[[Any], None] | None,
 ) -> Any:
-    """Submit jobs with at most ``2 × workers`` in flight; feed the aggregator."""
+    """Submit jobs with at most ``pool.in_flight`` running or waiting; feed the aggregator."""
     total = len(job_list)
 
     def should_stop() -> None:
@@ -303,7 +306,7 @@ def _drive(
             progress(0, total)
         while next_job < total or pending:
             should_stop()
-            while next_job < total and len(pending) < 2 * pool.workers:
+            while next_job < total and len(pending) < pool.in_flight:
                 job = job_list[next_job]
                 try:
                     future = pool.executor.submit(execute_job, worker, job, queue_param)

@@ -1,16 +1,24 @@
-"""Opening raster datasets, with clear errors and an optional per-process cache.
+"""Opening raster datasets, with clear errors and optional caches of open datasets.
 
-Worker processes read many blocks of the same few files; re-opening a
-GeoTIFF for every block costs milliseconds and throws away GDAL's block
-cache. :func:`enable_cache` (called by the worker initializer) keeps
-read-only datasets open for the life of the process. In the caller's
-process nothing is cached, so no file handle outlives a call.
+Workers read many blocks of the same few files; re-opening a GeoTIFF costs
+milliseconds and throws away GDAL's block cache, which holds the tiles a
+block's bands share. Two caches avoid that:
+
+* :func:`enable_cache` (called by the local pool's worker initializer) keeps
+  read-only datasets open for the life of the worker process;
+* :func:`job_cache` keeps them open for the duration of one job, in the
+  current thread, and closes them after: the cache used on executors that
+  riogrande does not own (a Dask cluster, a caller's pool), where nothing may
+  stay open.
+
+In the caller's process nothing is cached, so no file handle outlives a call.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 _MAX_CACHED = 8
 _cache: OrderedDict[tuple, Any] | None = None
+_job = threading.local()
 
 
 def enable_cache() -> None:
@@ -40,6 +49,24 @@ def close_cached() -> None:
     cache, _cache = _cache, None
     for dataset in (cache or {}).values():
         dataset.close()
+
+
+@contextmanager
+def job_cache() -> Iterator[None]:
+    """Keep read-only datasets open until the end of the ``with`` block (this thread).
+
+    Does nothing where the process-wide cache of :func:`enable_cache` is on.
+    """
+    if _cache is not None or getattr(_job, "cache", None) is not None:
+        yield
+        return
+    _job.cache = OrderedDict()
+    try:
+        yield
+    finally:
+        cache, _job.cache = _job.cache, None
+        for opened in cache.values():
+            opened.close()
 
 
 def is_virtual(path: str) -> bool:
@@ -136,8 +163,9 @@ def read_errors(name: str, window: Any = None) -> Iterator[None]:
 def dataset(path: str | os.PathLike[str], mode: str = "r", **kwargs: Any) -> Iterator[Any]:
     """Open a dataset for the duration of a ``with`` block.
 
-    In a process where :func:`enable_cache` was called, read-only datasets
-    come from (and stay in) a small cache instead of being closed.
+    In a process where :func:`enable_cache` was called, or inside
+    :func:`job_cache`, read-only datasets come from (and stay in) a small
+    cache instead of being closed.
 
     Parameters
     ----------
@@ -152,17 +180,18 @@ def dataset(path: str | os.PathLike[str], mode: str = "r", **kwargs: Any) -> Ite
     ------
     rasterio dataset
     """
-    if _cache is None or mode != "r":
+    cache = _cache if _cache is not None else getattr(_job, "cache", None)
+    if cache is None or mode != "r":
         with open_raster(path, mode, **kwargs) as opened:
             yield opened
         return
     key = (os.fspath(path), tuple(sorted(kwargs.items())))
-    opened = _cache.get(key)
+    opened = cache.get(key)
     if opened is None or opened.closed:
         opened = open_raster(path, mode, **kwargs)
-        _cache[key] = opened
-        while len(_cache) > _MAX_CACHED:
-            _cache.popitem(last=False)[1].close()
+        cache[key] = opened
+        while len(cache) > _MAX_CACHED:
+            cache.popitem(last=False)[1].close()
     else:
-        _cache.move_to_end(key)
+        cache.move_to_end(key)
     yield opened
