@@ -54,16 +54,13 @@ def is_nan(value: Any) -> bool:
     return isinstance(value, numbers.Real) and math.isnan(value)
 
 
-def _not_nodata(band: NDArray, nodata: Any, out: NDArray) -> NDArray:
-    if is_nan(nodata):
-        if np.issubdtype(band.dtype, np.floating):
-            np.isnan(band, out=out)
-            np.logical_not(out, out=out)
-        else:
-            out[...] = True
-    else:
-        np.not_equal(band, nodata, out=out)
-    return out
+def _not_nodata(array: NDArray, nodata: Any) -> NDArray:
+    """Boolean array of the cells that differ from ``nodata`` (NaN matching NaN)."""
+    if not is_nan(nodata):
+        return np.not_equal(array, nodata)
+    if np.issubdtype(array.dtype, np.floating):
+        return ~np.isnan(array)
+    return np.ones(array.shape, dtype=bool)
 
 
 def reduced_mask(array: NDArray, nodata: Any = 0, logic: MaskLogic = "all") -> NDArray:
@@ -112,12 +109,8 @@ def reduced_mask(array: NDArray, nodata: Any = 0, logic: MaskLogic = "all") -> N
             )
         return (result != 0).view(np.uint8)
     check_logic(logic)
-    valid = np.empty(array.shape[1:], dtype=bool)
-    scratch = np.empty_like(valid)
-    _not_nodata(array[0], nodata, valid)
-    combine = np.logical_or if logic == "all" else np.logical_and
-    for band in array[1:]:
-        combine(valid, _not_nodata(band, nodata, scratch), out=valid)
+    not_nodata = _not_nodata(array, nodata)
+    valid = not_nodata.any(axis=0) if logic == "all" else not_nodata.all(axis=0)
     return valid.view(np.uint8)
 
 
