@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 #: GDAL block cache while an aggregator writes: written blocks wait in it until
 #: evicted or closed, so with GDAL's default (5 % of RAM) the writer's memory
 #: would grow with the raster instead of staying bounded.
-WRITE_CACHE_BYTES = 32 * 2**20
+WRITE_CACHE_BYTES = 8 * 2**20
 
 
 @contextmanager
