@@ -12,7 +12,7 @@ from riogrande.prepare import as_size
 
 #: Pixels of all bands a block should hold, in bytes: large enough to make
 #: per-block overhead negligible, small enough to keep memory low.
-TARGET_BLOCK_BYTES = 16 * 2**20
+TARGET_BLOCK_BYTES = 8 * 2**20
 #: The same on an executor riogrande does not own (e.g. a Dask cluster), where
 #: scheduling a job costs milliseconds of messages.
 REMOTE_TARGET_BLOCK_BYTES = 40 * 2**20
@@ -93,8 +93,10 @@ def choose_block_size(
     if tile_w >= width:  # strips: stack whole rows
         rows = tile_h * max(1, int(target_pixels // (width * tile_h)))
         return width, min(rows, height)
-    factor = max(1, int(math.sqrt(target_pixels / (tile_w * tile_h))))
-    return min(tile_w * factor, width), min(tile_h * factor, height)
+    tiles = max(1, int(target_pixels // (tile_w * tile_h)))
+    rows = max(1, math.isqrt(tiles))  # as square as the number of tiles allows
+    columns = max(1, tiles // rows)
+    return min(tile_w * columns, width), min(tile_h * rows, height)
 
 
 def resolve_block_size(

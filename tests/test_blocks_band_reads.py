@@ -33,7 +33,9 @@ def test_band_reads_of_single_band_or_striped_files_are_unchanged(make_raster):
 
 def test_selector_default_blocks_follow_the_tiles(make_raster):
     path = make_raster(width=600, height=400, count=3, nodata=-9999.0, block=(64, 64))
-    assert choose_block_size(profile_of(path), 2) == (128, 128)
+    whole_band_block = choose_block_size(profile_of(path), 2)
+    assert whole_band_block[0] % 64 == 0 and whole_band_block[1] % 64 == 0
+    assert whole_band_block[0] * whole_band_block[1] > 64 * 64
     array, report = selector_array(*[Band(path, bidx) for bidx in (1, 2, 3)], nbrcpu=2)
     assert report.block_size == (64, 64)
     assert (array == selector_reference([(path, bidx, "band") for bidx in (1, 2, 3)])).all()
