@@ -20,8 +20,10 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingOutputNumber,
+    QgsProcessingParameterBand,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
     QgsProviderRegistry,
     QgsRasterLayer,
 )
@@ -75,6 +77,14 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
         return ["mask", "nodata", "valid", "selector", "parallel", "block", "rasterio"]
 
     # -- declaring parameters ------------------------------------------------------------
+
+    def add_input_parameters(self) -> None:
+        """Declare INPUT (the raster) and BANDS (several, empty: all)."""
+        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Input raster")))
+        self.addParameter(QgsProcessingParameterBand(
+            self.BANDS, self.tr("Bands (empty: all bands)"), None, self.INPUT,
+            optional=True, allowMultiple=True,
+        ))
 
     def add_run_parameters(self, output_description: str) -> None:
         """Declare BLOCK_SIZE, WORKERS (advanced), OUTPUT and the pixel-count outputs."""

@@ -7,10 +7,8 @@ from typing import Any
 from qgis.core import (
     QgsProcessingContext,
     QgsProcessingFeedback,
-    QgsProcessingParameterBand,
     QgsProcessingParameterEnum,
     QgsProcessingParameterNumber,
-    QgsProcessingParameterRasterLayer,
     QgsRasterLayer,
 )
 
@@ -52,11 +50,7 @@ class ComputeMask(RiograndeAlgorithm):
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
         """Declare the parameters."""
-        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Input raster")))
-        self.addParameter(QgsProcessingParameterBand(
-            self.BANDS, self.tr("Bands (empty: all bands)"), None, self.INPUT,
-            optional=True, allowMultiple=True,
-        ))
+        self.add_input_parameters()
         self.addParameter(QgsProcessingParameterNumber(
             self.NODATA, self.tr("Nodata value (empty: the layer's nodata value, else 0)"),
             type=compat.DOUBLE, optional=True,

@@ -55,11 +55,7 @@ class PrepareSelector(RiograndeAlgorithm):
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
         """Declare the parameters."""
-        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Input raster")))
-        self.addParameter(QgsProcessingParameterBand(
-            self.BANDS, self.tr("Bands (empty: all bands)"), None, self.INPUT,
-            optional=True, allowMultiple=True,
-        ))
+        self.add_input_parameters()
         self.addParameter(QgsProcessingParameterEnum(
             self.MASK_SOURCE,
             self.tr("Validity of a band: its own mask (band) or the dataset mask (dataset)"),
