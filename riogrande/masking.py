@@ -217,6 +217,26 @@ def _check_written(path: Path, name: str | os.PathLike[str]) -> None:
         raise OutputError(f"writing {name} failed (is the disk full?): {error}") from None
 
 
+def _run_into_mask_file(
+    run: Callable[[Callable[[Any], Any]], Any],
+    path: Path,
+    profile: dict[str, Any],
+    name: str | os.PathLike[str],
+    tags: dict[str, Any] | None = None,
+) -> Any:
+    """Call ``run(aggregator)`` with :func:`combine_views` writing a new mask raster at ``path``.
+
+    The raster is on the grid of ``profile`` (:func:`mask_profile`); once
+    written it is checked with :func:`_check_written` (``name`` is the path
+    reported in errors). Returns what ``run`` returned.
+    """
+    result = run(partial(combine_views, {
+        "output_file": path, "profile": mask_profile(profile), "band": 1, "tags": tags or {},
+    }))
+    _check_written(path, name)
+    return result
+
+
 def _run_options(
     nbrcpu: int | None,
     start_method: str | None,
@@ -313,9 +333,7 @@ def write_mask(
             with exclusive_write(source.path, cancel), _scratch_folder() as folder:
                 # the source is only modified once every block succeeded
                 scratch = folder / "mask.tif"
-                run(partial(combine_views, {"output_file": scratch,
-                                            "profile": mask_profile(source.profile), "band": 1}))
-                _check_written(scratch, source.path)
+                _run_into_mask_file(run, scratch, source.profile, source.path)
                 _copy_into_mask(scratch, source, views)
             written = source.path
         else:
@@ -323,16 +341,16 @@ def write_mask(
             tags = {"bands": indexes, "nodata": nodata,
                     "logic": logic if isinstance(logic, str) else getattr(logic, "__name__", "")}
             with atomic_output(written) as temporary:
-                run(partial(combine_views, {
-                    "output_file": temporary,
-                    "profile": mask_profile(source.profile),
-                    "band": 1,
-                    "tags": {"mask_of": source.name, **tags},
-                }))
-                _check_written(temporary, written)
+                _run_into_mask_file(run, temporary, source.profile, written,
+                                    {"mask_of": source.name, **tags})
         pixels = source.profile["width"] * source.profile["height"]
         return MaskReport(counter.valid, pixels - counter.valid, written, block, len(views),
                           options["nbrcpu"], time.perf_counter() - started)
+
+
+def _all_bands(bands: Sequence[Band], extra_masking_band: Band | None) -> list[Band]:
+    """The bands a selector reads: ``bands``, then the extra masking band if any."""
+    return [*bands, *([extra_masking_band] if extra_masking_band is not None else [])]
 
 
 def _selector_inputs(
@@ -342,7 +360,7 @@ def _selector_inputs(
         raise InvalidBandError("prepare_selector needs at least one band")
     sources: dict[str, Source] = {}
     checked: list[Band] = []
-    for band in [*bands, *([extra_masking_band] if extra_masking_band is not None else [])]:
+    for band in _all_bands(bands, extra_masking_band):
         if not isinstance(band, Band):
             raise InvalidBandError(f"expected Band objects, got {band!r}")
         key = band.source.name
@@ -382,8 +400,7 @@ def _selector_run(
         }
         for view in views
     ]
-    read = [*bands, *([extra_masking_band] if extra_masking_band is not None else [])]
-    files = {band.source.name for band in read}
+    files = {band.source.name for band in _all_bands(bands, extra_masking_band)}
     logger.info("selector of %s, blocks of %s", list(bands), block)
     run_views(
         process_masks,
@@ -460,7 +477,7 @@ def write_selector(
     started = time.perf_counter()
     with _logging_level(verbose):
         checked, extra, reference = _selector_inputs(bands, extra_masking_band)
-        inputs = [band.source.path for band in [*checked, *([extra] if extra else [])]]
+        inputs = [band.source.path for band in _all_bands(checked, extra)]
         written = check_output_path(output, inputs)
         options = _run_options(nbrcpu, start_method, executable, progress, cancel, executor)
         counter = _PixelCounter()
@@ -469,15 +486,11 @@ def write_selector(
         if extra is not None:
             tags["extra_masking_band"] = f"{extra.source.name}:{extra.bidx}"
         with atomic_output(written) as temporary:
-            aggregator = partial(combine_views, {
-                "output_file": temporary,
-                "profile": mask_profile(reference.profile),
-                "band": 1,
-                "tags": tags,
-            })
-            block, views = _selector_run(checked, block_size, extra, aggregator, options,
-                                         reference, counter)
-            _check_written(temporary, written)
+            block, views = _run_into_mask_file(
+                lambda aggregator: _selector_run(checked, block_size, extra, aggregator,
+                                                 options, reference, counter),
+                temporary, reference.profile, written, tags,
+            )
         pixels = reference.shape[0] * reference.shape[1]
         return MaskReport(counter.valid, pixels - counter.valid, written, block, views,
                           options["nbrcpu"], time.perf_counter() - started)
