@@ -151,11 +151,14 @@ class _Aggregator(threading.Thread):
             except queue.Full:
                 continue
 
-    def raise_if_failed(self) -> None:
+    def _raise_error(self) -> None:
         if self.error is not None:
             raise AggregationError(
                 f"the aggregator failed: {type(self.error).__name__}: {self.error}"
             ) from self.error
+
+    def raise_if_failed(self) -> None:
+        self._raise_error()
         if self.started and not self.is_alive():
             raise AggregationError("the aggregator stopped before the end of the run")
 
@@ -163,10 +166,7 @@ class _Aggregator(threading.Thread):
         """Send the end signal, wait, and return the aggregator's result."""
         self.put(KILL, lambda: None)
         self.join()
-        if self.error is not None:
-            raise AggregationError(
-                f"the aggregator failed: {type(self.error).__name__}: {self.error}"
-            ) from self.error
+        self._raise_error()
         return self.result
 
     def abort(self) -> None:
