@@ -43,14 +43,6 @@ def enable_cache() -> None:
         _cache = OrderedDict()
 
 
-def close_cached() -> None:
-    """Close every cached dataset and stop caching."""
-    global _cache
-    cache, _cache = _cache, None
-    for dataset in (cache or {}).values():
-        dataset.close()
-
-
 @contextmanager
 def job_cache() -> Iterator[None]:
     """Keep read-only datasets open until the end of the ``with`` block (this thread).
