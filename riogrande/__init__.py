@@ -15,10 +15,12 @@ from riogrande.io.exceptions import RiograndeError  # noqa: E402
 from riogrande.io.models import Band, Source  # noqa: E402
 from riogrande.masking import MaskReport, selector_array, write_mask, write_selector  # noqa: E402
 from riogrande.parallel import compute_mask, prepare_selector  # noqa: E402
+from riogrande.pool import Pool  # noqa: E402
 
 __all__ = [
     "Band",
     "MaskReport",
+    "Pool",
     "RiograndeError",
     "Source",
     "__version__",

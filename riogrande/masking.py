@@ -53,6 +53,7 @@ from riogrande.io.handles import dataset
 from riogrande.io.locking import exclusive_write
 from riogrande.io.models import Band, Source, check_band_index
 from riogrande.io.output import atomic_output, mask_profile
+from riogrande.pool import check_backend, is_remote
 from riogrande.prepare import create_views
 from riogrande.runner import Cancel, Progress, run_views
 from riogrande.workers import block_jobs, process_block, process_masks
@@ -244,7 +245,13 @@ def _run_options(
     progress: Progress | None,
     cancel: Cancel | None,
     executor: Any,
+    backend: str | None,
+    releases_gil: bool = True,
 ) -> dict[str, Any]:
+    """The engine's options; without a choice, threads for tasks that release the GIL."""
+    backend = check_backend(backend, start_method, executable)
+    if backend is None and executor is None:
+        backend = "threads" if releases_gil else "processes"
     return {
         "executor": executor,
         "nbrcpu": get_nbr_workers(nbrcpu),
@@ -252,6 +259,7 @@ def _run_options(
         "executable": executable,
         "progress": progress,
         "cancel": cancel,
+        "backend": backend,
     }
 
 
@@ -270,6 +278,7 @@ def write_mask(
     progress: Progress | None = None,
     cancel: Cancel | None = None,
     executor: Any = None,
+    backend: str | None = None,
 ) -> MaskReport:
     """Compute the nodata mask of a raster in parallel and write it.
 
@@ -296,8 +305,11 @@ def write_mask(
         Bands to check; all by default.
     verbose : bool, default False
         Log progress at INFO level through :mod:`logging`.
-    nbrcpu, start_method, executable, progress, cancel, executor
-        See :func:`~riogrande.runner.run_views`.
+    nbrcpu, start_method, executable, progress, cancel, executor, backend
+        See :func:`~riogrande.runner.run_views`. Without ``backend``,
+        ``start_method``, ``executable`` or ``executor``, the blocks run in
+        threads of this process when ``logic`` is ``"all"`` or ``"any"``
+        (numpy releases the GIL), in worker processes for a callable.
 
     Returns
     -------
@@ -310,9 +322,10 @@ def write_mask(
         nodata = _resolve_nodata(nodata, source)
         check_logic(logic)
         _check_picklable(logic)
-        options = _run_options(nbrcpu, start_method, executable, progress, cancel, executor)
+        options = _run_options(nbrcpu, start_method, executable, progress, cancel, executor,
+                               backend, releases_gil=isinstance(logic, str))
         block = resolve_block_size(block_size, source.profile, options["nbrcpu"],
-                                   remote=executor is not None)
+                                   remote=is_remote(executor))
         views, _ = create_views(block, (0, 0), (source.profile["width"], source.profile["height"]))
         jobs = block_jobs(reduced_mask, source, views, bands=indexes,
                           task_params={"nodata": nodata, "logic": logic})
@@ -386,7 +399,7 @@ def _selector_run(
 ) -> tuple[tuple[int, int], int]:
     profile = reference.profile
     block = resolve_block_size(block_size, profile, options["nbrcpu"], band_reads=True,
-                               remote=options["executor"] is not None)
+                               remote=is_remote(options["executor"]))
     views, _ = create_views(block, (0, 0), (profile["width"], profile["height"]))
     jobs = [
         {
@@ -425,6 +438,7 @@ def selector_array(
     progress: Progress | None = None,
     cancel: Cancel | None = None,
     executor: Any = None,
+    backend: str | None = None,
 ) -> tuple[NDArray, MaskReport]:
     """Compute the valid-pixel selector of ``bands`` into an array.
 
@@ -440,7 +454,8 @@ def selector_array(
     started = time.perf_counter()
     with _logging_level(verbose):
         checked, extra, reference = _selector_inputs(bands, extra_masking_band)
-        options = _run_options(nbrcpu, start_method, executable, progress, cancel, executor)
+        options = _run_options(nbrcpu, start_method, executable, progress, cancel, executor,
+                               backend)
         matrix = np.zeros(reference.shape, dtype=bool)
         counter = _PixelCounter()
         block, views = _selector_run(checked, block_size, extra, partial(fill_matrix, matrix),
@@ -462,6 +477,7 @@ def write_selector(
     progress: Progress | None = None,
     cancel: Cancel | None = None,
     executor: Any = None,
+    backend: str | None = None,
 ) -> MaskReport:
     """Compute the valid-pixel selector of ``bands`` and stream it into a raster.
 
@@ -479,7 +495,8 @@ def write_selector(
         checked, extra, reference = _selector_inputs(bands, extra_masking_band)
         inputs = [band.source.path for band in _all_bands(checked, extra)]
         written = check_output_path(output, inputs)
-        options = _run_options(nbrcpu, start_method, executable, progress, cancel, executor)
+        options = _run_options(nbrcpu, start_method, executable, progress, cancel, executor,
+                               backend)
         counter = _PixelCounter()
         tags = {"selector_of": [f"{band.source.name}:{band.bidx}:{band.mask_use}"
                                 for band in checked]}

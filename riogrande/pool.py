@@ -1,14 +1,19 @@
-"""Executors for the engine: the local spawn pool, or one the caller brings.
+"""Executors for the engine: worker threads, worker processes, or the caller's.
 
-The local pool is a :class:`concurrent.futures.ProcessPoolExecutor` on a
-spawn context (see :func:`~riogrande.helper.get_or_set_context`) whose
-workers ignore Ctrl-C (the caller handles it), cap GDAL's block cache and
-keep their datasets open between blocks. A worker killed by the OS breaks
-the pool instead of hanging it.
-
-A caller may bring any :class:`concurrent.futures.Executor`, or a Dask
-``distributed.Client`` (used through ``client.get_executor()``); riogrande
-never imports Dask itself.
+* Threads (:func:`thread_pool`): for tasks that release the GIL, as the
+  built-in jobs do (GDAL decoding, numpy comparisons); nothing to start,
+  each thread with its own open datasets.
+* Processes (:func:`local_pool`): :class:`~riogrande.processes.ProcessWorkers`
+  on a spawn context by default (see
+  :func:`~riogrande.helper.get_or_set_context`), for tasks that hold the
+  GIL. Workers ignore Ctrl-C (the caller handles it), cap GDAL's block cache
+  and keep their datasets open between blocks. A worker killed by the OS
+  breaks the pool instead of hanging it, and the pool can be stopped at any
+  instant.
+* A :class:`Pool` kept for several runs, any
+  :class:`concurrent.futures.Executor`, or a Dask ``distributed.Client``
+  (used through ``client.get_executor()``); riogrande never imports Dask
+  itself.
 """
 
 from __future__ import annotations
@@ -19,8 +24,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -34,8 +39,9 @@ logger = logging.getLogger(__name__)
 _worker_env: list[Any] = []
 
 
-def _initialize_worker(gdal_cachemax_mb: int | None, log_level: int) -> None:
-    """Set up a local worker process: quiet Ctrl-C, capped GDAL cache, open-once datasets."""
+def _initialize_worker(gdal_cachemax_mb: int | None, log_level: int,
+                       keep_datasets: bool = True) -> None:
+    """Set up a worker process: quiet Ctrl-C, capped GDAL cache, open-once datasets."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.getLogger("riogrande").setLevel(log_level)
     if gdal_cachemax_mb is not None:
@@ -46,7 +52,8 @@ def _initialize_worker(gdal_cachemax_mb: int | None, log_level: int) -> None:
         env = rasterio.Env(GDAL_CACHEMAX=int(gdal_cachemax_mb) * 2**20)
         env.__enter__()
         _worker_env.append(env)  # stays entered for the life of the worker
-    handles.enable_cache()
+    if keep_datasets:
+        handles.enable_cache()
 
 
 _start_method_lock = threading.Lock()
@@ -90,21 +97,39 @@ def default_start_method_kept() -> Iterator[str | None]:
                 _application_context = None
 
 
-def _terminate(executor: ProcessPoolExecutor) -> None:
-    """Stop every worker process of ``executor`` now."""
-    terminate = getattr(executor, "terminate_workers", None)  # Python >= 3.14
-    if terminate is not None:
-        terminate()
-        return
-    processes = getattr(executor, "_processes", None) or {}
-    for process in list(processes.values()):
-        if process.is_alive():
-            process.terminate()
-    for process in list(processes.values()):
-        process.join(timeout=5)
-        if process.is_alive():
-            process.kill()
-            process.join()
+BACKENDS = ("threads", "processes")
+
+
+def check_backend(backend: str | None, start_method: str | None,
+                  executable: str | None) -> str | None:
+    """Validate a ``backend`` choice against the process-only options.
+
+    Parameters
+    ----------
+    backend : {"threads", "processes"} or None
+        The backend asked for; None lets the caller decide.
+    start_method, executable : str or None
+        Options of worker processes.
+
+    Returns
+    -------
+    str or None
+        ``"processes"`` when a process option is given and no backend,
+        else ``backend``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown backend, or threads with a process option.
+    """
+    if backend is not None and backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}: use one of {BACKENDS}")
+    if start_method is None and executable is None:
+        return backend
+    if backend == "threads":
+        raise ValueError("start_method and executable apply to worker processes, not to "
+                         "backend='threads'")
+    return "processes"
 
 
 @dataclass
@@ -118,11 +143,16 @@ class WorkerPool:
     workers : int
         How many jobs run at once (sets the number of blocks in flight).
     owned : bool
-        Whether the engine created it (and must shut it down).
+        Whether the engine created it for this run.
     description : str
         For log messages.
     in_flight : int
         How many jobs may be submitted and not yet consumed.
+    in_process : bool
+        Whether the jobs run in threads of this process (their GDAL block
+        cache is this process's).
+    release : callable or None
+        Called with ``succeeded`` when the run ends.
     """
 
     executor: Executor
@@ -130,25 +160,25 @@ class WorkerPool:
     owned: bool
     description: str
     in_flight: int = 0
+    in_process: bool = False
+    release: Callable[[bool], None] | None = None
 
     def __post_init__(self) -> None:
         if not self.in_flight:
             # A local worker needs one job waiting behind the running one; a
             # remote executor's scheduling round trips need more to hide them.
-            self.in_flight = (2 if self.owned else 8) * self.workers
+            self.in_flight = (2 if self.owned or self.in_process else 8) * self.workers
 
-    def close(self) -> None:
-        """Shut down an owned pool, stopping its workers at once.
+    def close(self, succeeded: bool = False) -> None:
+        """End the run's use of the executor.
 
-        Called when every job has finished or the run has failed: nothing a
-        worker still does is needed, and a worker that has imported GDAL
+        An owned pool is stopped at once: nothing a worker still does is
+        needed after a failure, and a worker process that has imported GDAL
         takes 0.1-0.2 s to exit on its own.
         """
-        if not self.owned:
-            return
-        if isinstance(self.executor, ProcessPoolExecutor):
-            _terminate(self.executor)
-        self.executor.shutdown(wait=True, cancel_futures=True)
+        release, self.release = self.release, None
+        if release is not None:
+            release(succeeded)
 
 
 def _check_main_importable() -> None:
@@ -167,13 +197,43 @@ def _check_main_importable() -> None:
         )
 
 
+def start_processes(workers: int, start_method: str | None, executable: str | None,
+                    gdal_cachemax_mb: int | None, keep_datasets: bool = True) -> Executor:
+    """Start worker processes.
+
+    Parameters
+    ----------
+    workers : int
+        Number of worker processes.
+    start_method, executable
+        See :func:`~riogrande.helper.get_or_set_context`.
+    gdal_cachemax_mb : int or None
+        GDAL block cache per worker.
+    keep_datasets : bool, default True
+        Keep datasets open for the life of the workers (one run); otherwise
+        for one job.
+
+    Returns
+    -------
+    riogrande.processes.ProcessWorkers
+    """
+    from riogrande.processes import ProcessWorkers
+
+    context = get_or_set_context(start_method, executable=executable)
+    if context.get_start_method() != "fork":
+        _check_main_importable()
+    log_level = logging.getLogger("riogrande").getEffectiveLevel()
+    return ProcessWorkers(workers, context, _initialize_worker,
+                          (gdal_cachemax_mb, log_level, keep_datasets))
+
+
 def local_pool(
     workers: int,
     start_method: str | None,
     executable: str | None,
     gdal_cachemax_mb: int | None,
 ) -> WorkerPool:
-    """Create the local process pool.
+    """Start the worker processes of one run.
 
     Parameters
     ----------
@@ -188,18 +248,171 @@ def local_pool(
     -------
     WorkerPool
     """
-    context = get_or_set_context(start_method, executable=executable)
-    if context.get_start_method() != "fork":
-        _check_main_importable()
-    log_level = logging.getLogger("riogrande").getEffectiveLevel()
-    executor = ProcessPoolExecutor(
-        workers,
-        mp_context=context,
-        initializer=_initialize_worker,
-        initargs=(gdal_cachemax_mb, log_level),
-    )
-    return WorkerPool(executor, workers, True, f"{workers} local {context.get_start_method()} "
-                                               "worker(s)")
+    executor = start_processes(workers, start_method, executable, gdal_cachemax_mb)
+    method = start_method or "default"
+    return WorkerPool(executor, workers, True, f"{workers} local {method} worker process(es)",
+                      release=lambda succeeded: executor.terminate())
+
+
+class _ThreadDatasets:
+    """The datasets each worker thread keeps open during one run."""
+
+    def __init__(self) -> None:
+        self._caches: list[Any] = []
+        self._lock = threading.Lock()
+
+    def initialize_thread(self) -> None:
+        with self._lock:
+            self._caches.append(handles.keep_open_in_thread())
+
+    def close(self) -> None:
+        with self._lock:
+            caches, self._caches = self._caches, []
+        for cache in caches:
+            handles.close_all(cache)
+
+
+def thread_pool(workers: int) -> WorkerPool:
+    """Start the worker threads of one run, each with its own open datasets.
+
+    GDAL decodes, numpy compares and rasterio reads with the GIL released,
+    so the built-in jobs run in parallel in threads, without starting any
+    process. A GDAL dataset is not shared between threads.
+
+    Parameters
+    ----------
+    workers : int
+        Number of threads.
+
+    Returns
+    -------
+    WorkerPool
+    """
+    datasets = _ThreadDatasets()
+    executor = ThreadPoolExecutor(workers, thread_name_prefix="riogrande-worker",
+                                  initializer=datasets.initialize_thread)
+
+    def release(succeeded: bool) -> None:
+        executor.shutdown(wait=True, cancel_futures=True)  # running blocks end on their own
+        datasets.close()
+
+    return WorkerPool(executor, workers, True, f"{workers} worker thread(s)", in_process=True,
+                      release=release)
+
+
+class Pool:
+    """Workers kept for several runs: pass it as ``executor=``.
+
+    Starting worker processes costs about 0.15 s each (an interpreter
+    importing numpy and rasterio); a pool used for several runs pays it
+    once. Datasets are opened per block, so a file changed between two runs
+    is read anew.
+
+    Parameters
+    ----------
+    workers : int or None
+        Number of workers; all usable CPUs by default.
+    backend : {"processes", "threads"}, default "processes"
+        Worker processes, or threads of this process (for tasks that release
+        the GIL, such as the built-in jobs).
+    start_method, executable : str or None
+        For processes, see :func:`~riogrande.helper.get_or_set_context`.
+    gdal_cachemax_mb : int, default 64
+        GDAL block cache of each worker process.
+
+    Examples
+    --------
+    >>> with riogrande.Pool(4) as pool:  # doctest: +SKIP
+    ...     for path in paths:
+    ...         write_mask(path, path.replace(".tif", "_mask.tif"), executor=pool)
+    """
+
+    def __init__(self, workers: int | None = None, *, backend: str = "processes",
+                 start_method: str | None = None, executable: str | None = None,
+                 gdal_cachemax_mb: int = 64) -> None:
+        resolved = check_backend(backend, start_method, executable)
+        self.backend = resolved or backend
+        self.workers = get_nbr_workers(workers)
+        self._options = (start_method, executable, gdal_cachemax_mb)
+        self._executor: Executor | None = None
+        self._lock = threading.Lock()
+
+    def executor(self) -> Executor:
+        """The executor, started on first use and after a failed run.
+
+        Returns
+        -------
+        concurrent.futures.Executor
+        """
+        with self._lock:
+            if self._executor is None:
+                if self.backend == "threads":
+                    self._executor = ThreadPoolExecutor(self.workers,
+                                                        thread_name_prefix="riogrande-worker")
+                else:
+                    start_method, executable, cachemax = self._options
+                    with default_start_method_kept() as application_method:
+                        self._executor = start_processes(
+                            self.workers, start_method or application_method or "spawn",
+                            executable, cachemax, keep_datasets=False)
+            return self._executor
+
+    def stop(self) -> None:
+        """Stop the workers now (the next run starts new ones)."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        if isinstance(executor, ThreadPoolExecutor):
+            executor.shutdown(wait=True, cancel_futures=True)
+        else:
+            executor.terminate()  # type: ignore[attr-defined]
+
+    close = stop
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def worker_pool(self, nbrcpu: int | None) -> WorkerPool:
+        """How a run uses this pool.
+
+        Parameters
+        ----------
+        nbrcpu : int or None
+            Jobs running at once; by default the pool's workers.
+
+        Returns
+        -------
+        WorkerPool
+        """
+        workers = self.workers if nbrcpu is None else min(get_nbr_workers(nbrcpu), self.workers)
+
+        def release(succeeded: bool) -> None:
+            if not succeeded:  # blocks still running belong to the failed run
+                self.stop()
+
+        return WorkerPool(self.executor(), workers, False,
+                          f"a pool of {self.workers} {self.backend}",
+                          in_process=self.backend == "threads", release=release)
+
+
+def is_remote(executor: Any) -> bool:
+    """Tell whether jobs sent to ``executor`` may run on other machines.
+
+    Parameters
+    ----------
+    executor : object or None
+        What the caller passed as ``executor=``.
+
+    Returns
+    -------
+    bool
+        False for None, a :class:`Pool` and a ``ThreadPoolExecutor``.
+    """
+    return executor is not None and not isinstance(executor, (Pool, ThreadPoolExecutor))
 
 
 def _dask_parallelism(client: Any) -> int:
@@ -214,7 +427,7 @@ def external_pool(executor: Any, nbrcpu: int | None) -> WorkerPool:
 
     Parameters
     ----------
-    executor : concurrent.futures.Executor or distributed.Client
+    executor : concurrent.futures.Executor, Pool or distributed.Client
         Where to run the jobs. A Dask client is used through
         ``client.get_executor(pure=False)``.
     nbrcpu : int or None
@@ -225,6 +438,8 @@ def external_pool(executor: Any, nbrcpu: int | None) -> WorkerPool:
     -------
     WorkerPool
     """
+    if isinstance(executor, Pool):
+        return executor.worker_pool(nbrcpu)
     description = type(executor).__name__
     workers = nbrcpu
     if hasattr(executor, "get_executor") and hasattr(executor, "nthreads"):
@@ -233,10 +448,11 @@ def external_pool(executor: Any, nbrcpu: int | None) -> WorkerPool:
         executor = executor.get_executor(pure=False)
     elif not isinstance(executor, Executor):
         raise TypeError(
-            f"executor must be a concurrent.futures.Executor or a distributed.Client, "
-            f"got {type(executor).__name__}"
+            f"executor must be a concurrent.futures.Executor, a riogrande.Pool or a "
+            f"distributed.Client, got {type(executor).__name__}"
         )
     if workers is None:
         workers = getattr(executor, "_max_workers", None) or get_nbr_workers()
     workers = get_nbr_workers(workers)
-    return WorkerPool(executor, workers, False, f"{description} ({workers} at once)")
+    return WorkerPool(executor, workers, False, f"{description} ({workers} at once)",
+                      in_process=isinstance(executor, ThreadPoolExecutor))

@@ -27,6 +27,7 @@ Data flows one way::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -35,6 +36,8 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
+
+import rasterio
 
 from riogrande.helper import get_nbr_workers
 from riogrande.io import handles
@@ -45,7 +48,14 @@ from riogrande.io.exceptions import (
     RunError,
     WorkerLostError,
 )
-from riogrande.pool import WorkerPool, default_start_method_kept, external_pool, local_pool
+from riogrande.pool import (
+    WorkerPool,
+    check_backend,
+    default_start_method_kept,
+    external_pool,
+    local_pool,
+    thread_pool,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -201,8 +211,9 @@ def run_views(
     on_message: Callable[[Any], None] | None = None,
     gdal_cachemax_mb: int | None = None,
     executor: Any = None,
+    backend: str | None = None,
 ) -> Any:
-    """Run ``worker`` once per job in a pool of processes, feeding ``aggregator``.
+    """Run ``worker`` once per job in a pool of workers, feeding ``aggregator``.
 
     Parameters
     ----------
@@ -222,11 +233,12 @@ def run_views(
         Name of the worker's queue parameter (``"aggr_q"`` for
         :func:`~riogrande.parallel.process_masks`).
     nbrcpu : int or None
-        Worker processes; all usable CPUs by default.
+        Workers; all usable CPUs by default.
     start_method : {"spawn", "fork", "forkserver"} or None
-        See :func:`~riogrande.helper.get_or_set_context`.
+        How worker processes start, see
+        :func:`~riogrande.helper.get_or_set_context`; spawn by default.
     executable : str or None
-        Python interpreter of the workers (spawn only), e.g. inside QGIS.
+        Python interpreter of the worker processes (spawn only), e.g. inside QGIS.
     progress : callable or None
         ``progress(done, total)`` after each view, from the calling thread.
     cancel : callable or None
@@ -236,14 +248,20 @@ def run_views(
         Called with every message before it reaches the aggregator (e.g. to
         count pixels), from the calling thread.
     gdal_cachemax_mb : int or None
-        GDAL block cache of each local worker, in MB; GDAL's default (5 % of
-        RAM per process) when None.
-    executor : concurrent.futures.Executor or distributed.Client, optional
-        Run the jobs there instead of in a local spawn pool (e.g. a Dask
-        cluster; workers must reach the input paths). It is not shut down.
-        ``nbrcpu`` then sets how many jobs run at once (default: the
-        executor's workers). ``start_method``, ``executable`` and
-        ``gdal_cachemax_mb`` only apply to the local pool.
+        GDAL block cache of each local worker, in MB (shared by the threads
+        of an in-process run for the length of the run); GDAL's default (5 %
+        of RAM per process) when None.
+    executor : concurrent.futures.Executor, riogrande.Pool or distributed.Client, optional
+        Run the jobs there instead of in workers started for this run (a
+        pool kept for several runs, a Dask cluster whose workers reach the
+        input paths). It is not shut down. ``nbrcpu`` then sets how many
+        jobs run at once (default: the executor's workers). ``start_method``
+        and ``executable`` only apply to workers started for the run.
+    backend : {"processes", "threads"} or None
+        Workers started for this run: processes (the default, for tasks
+        that hold the GIL: pure Python loops) or threads of this process
+        (for tasks that release it: numpy, GDAL reads; no start-up cost).
+        ``start_method`` or ``executable`` imply processes.
 
     Returns
     -------
@@ -263,16 +281,35 @@ def run_views(
     """
     job_list: Sequence[dict[str, Any]] = list(jobs)
     total = len(job_list)
+    backend = check_backend(backend, start_method, executable)
+    if executor is not None and backend is not None:
+        raise ValueError("pass either executor= or the options of workers started for the run "
+                         "(backend, start_method, executable), not both")
+    workers = min(get_nbr_workers(nbrcpu), max(total, 1))
     with default_start_method_kept() as application_method:
-        if executor is None:
-            method = start_method or application_method or "spawn"
-            pool = local_pool(min(get_nbr_workers(nbrcpu), max(total, 1)), method,
-                              executable, gdal_cachemax_mb)
-        else:
+        if executor is not None:
             pool = external_pool(executor, nbrcpu)
+        elif backend == "threads":
+            pool = thread_pool(workers)
+        else:
+            method = start_method or application_method or "spawn"
+            pool = local_pool(workers, method, executable, gdal_cachemax_mb)
         logger.info("processing %d views with %s", total, pool.description)
-        return _drive(pool, worker, job_list, aggregator, queue_param, progress, cancel,
-                      on_message)
+        with _gdal_cache_of_run(pool, gdal_cachemax_mb):
+            return _drive(pool, worker, job_list, aggregator, queue_param, progress, cancel,
+                          on_message)
+
+
+def _gdal_cache_of_run(pool: WorkerPool, gdal_cachemax_mb: int | None) -> Any:
+    """Cap GDAL's block cache of this process while threads of it run the jobs.
+
+    The cache is shared by the process's threads, and GDAL's default (5 % of
+    RAM) would keep every tile read: ``gdal_cachemax_mb`` per worker thread
+    for the length of the run, the previous size restored after.
+    """
+    if not pool.in_process or gdal_cachemax_mb is None:
+        return contextlib.nullcontext()
+    return rasterio.Env(GDAL_CACHEMAX=int(gdal_cachemax_mb) * pool.workers * 2**20)
 
 
 def _drive(
@@ -338,7 +375,7 @@ def _drive(
                 for future in pending:
                     future.cancel()
             aggregation.abort()
-        pool.close()
+        pool.close(succeeded)
 
 
 def _worker_lost(in_flight: list[Any]) -> WorkerLostError:

@@ -113,3 +113,26 @@ def band_sum_first_row(array: np.ndarray, nodata: Any) -> np.ndarray:
 def unpicklable_result(data: np.ndarray) -> Any:
     """A task whose result cannot travel back from a worker process."""
     return threading.Lock()
+
+
+def fail_first_block_of_each_worker(data: np.ndarray, seen: Any = None) -> np.ndarray:
+    """Raise on the first block each worker (process or thread) gets; else a float copy.
+
+    The message carries the time of the failure (``failed at <time.monotonic()>``,
+    comparable across the processes of one machine).
+    """
+    key = (os.getpid(), threading.get_ident())
+    if key not in _FIRST_BLOCK_SEEN:
+        _FIRST_BLOCK_SEEN.add(key)
+        raise ValueError(f"failed at {time.monotonic():.6f}")
+    return np.repeat(np.asarray(data[0], dtype=np.float64), 1, axis=0)
+
+
+def big_result_or_fail(data: np.ndarray, fail: bool = False) -> np.ndarray:
+    """A block result of several MB (it takes a while to send back), or a failure."""
+    if fail:
+        raise ValueError(f"failed at {time.monotonic():.6f}")
+    return np.asarray(data[0], dtype=np.float64)
+
+
+_FIRST_BLOCK_SEEN: set = set()

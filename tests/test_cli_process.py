@@ -75,21 +75,24 @@ def test_rio_plugin(make_raster):
     assert json.loads(done.stdout)["count"] == 3
 
 
-def test_ctrl_c_stops_workers_and_removes_the_partial_output(make_raster, tmp_path):
+@pytest.mark.parametrize("backend", ["threads", "processes"])
+def test_ctrl_c_stops_workers_and_removes_the_partial_output(make_raster, tmp_path, backend):
     raster = make_raster(width=1500, height=1200, count=1, nodata=NODATA, block=(256, 256))
     folder = tmp_path / "out"
     folder.mkdir()
     out = folder / "mask.tif"
     process = subprocess.Popen(
-        [*RIOGRANDE, "mask", str(raster), "-o", str(out), "--block-size", "16", "16", "-j", "2"],
+        [*RIOGRANDE, "mask", str(raster), "-o", str(out), "--block-size", "16", "16", "-j", "2",
+         "--backend", backend],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    children = 2 if backend == "processes" else 0
     try:
         deadline = time.monotonic() + 30
         parent = psutil.Process(process.pid)
         workers: list[psutil.Process] = []
         while time.monotonic() < deadline and process.poll() is None:
             workers = parent.children(recursive=True)
-            if len(workers) >= 2 and leftovers(folder):
+            if len(workers) >= children and leftovers(folder):
                 break
             time.sleep(0.05)
         assert process.poll() is None, "the run ended before it could be interrupted"

@@ -351,7 +351,7 @@ from riogrande.io.exceptions import RunError
 from riogrande.parallel import compute_mask
 if __name__ == "__main__":
     try:
-        compute_mask(sys.argv[1], (16, 16), output=sys.argv[2], nbrcpu=2)
+        compute_mask(sys.argv[1], (16, 16), output=sys.argv[2], nbrcpu=2, {options})
     except RunError as error:
         print(type(error).__name__, error)
         sys.exit(3)
@@ -366,12 +366,28 @@ def test_workers_that_cannot_start_do_not_hang(make_raster, tmp_path):
     import subprocess
 
     path = make_raster("input.tif", width=40, height=30, count=1, dtype="uint8")
+    script = STDIN_SCRIPT.format(options="start_method='spawn'")
     result = subprocess.run([sys.executable, "-", str(path), str(tmp_path / "m.tif")],
-                            input=STDIN_SCRIPT, capture_output=True, text=True, timeout=120,
+                            input=script, capture_output=True, text=True, timeout=120,
                             cwd=tmp_path)
     assert result.returncode == 3, result.stderr  # a RunError, raised in the caller
     assert "Error" in result.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["input.tif"]
+
+
+def test_threads_run_from_a_script_read_from_stdin(make_raster, tmp_path):
+    """Worker threads re-import nothing: the default backend works where spawn cannot."""
+    import subprocess
+
+    import rasterio
+
+    path = make_raster("input.tif", width=40, height=30, count=2, dtype="uint8")
+    result = subprocess.run([sys.executable, "-", str(path), str(tmp_path / "m.tif")],
+                            input=STDIN_SCRIPT.format(options=""), capture_output=True,
+                            text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with rasterio.open(tmp_path / "m.tif") as out:
+        assert np.array_equal(out.read(1), mask_reference(path, nodata=0, logic="all"))
 
 
 @pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")

@@ -8,6 +8,7 @@ import click
 
 from riogrande.cli.errors import library_errors
 from riogrande.cli.options import (
+    backend_opt,
     bands_opt,
     block_size_opt,
     check_output,
@@ -50,6 +51,7 @@ PARAM_HINTS = {
 @logic_opt
 @block_size_opt
 @workers_opt
+@backend_opt
 @yes_opt
 @quicklook_opt
 @json_opt
@@ -64,6 +66,7 @@ def mask(
     logic: str,
     block_size: tuple[int, int] | None,
     workers: int | None,
+    backend: str | None,
     yes: bool,
     quicklook: Path | None,
     as_json: bool,
@@ -102,7 +105,8 @@ def mask(
                           "This modifies the file", abort=True, err=True)
         with ProgressBar("mask", enabled=not quiet) as progress:
             report = write_mask(source, output, block_size=block_size, nodata=nodata,
-                                logic=logic, bands=bands, nbrcpu=workers, progress=progress)
+                                logic=logic, bands=bands, nbrcpu=workers,
+                                backend=backend, progress=progress)
         if quicklook is not None:
             write_quicklook(src if in_place else report.output, quicklook, dataset_mask=in_place)
     emit(report, as_json=as_json, quiet=quiet, quicklook=quicklook)

@@ -143,7 +143,12 @@ block_size_opt = click.option(
 )
 workers_opt = click.option(
     "-j", "--workers", type=click.IntRange(min=1), default=None, metavar="N",
-    help="Worker processes (default: the usable CPUs).",
+    help="Workers (default: the usable CPUs).",
+)
+backend_opt = click.option(
+    "--backend", type=click.Choice(["threads", "processes"]), default=None,
+    help="Run the blocks in threads of this process (the default: the work releases "
+         "Python's GIL) or in worker processes.",
 )
 quicklook_opt = click.option(
     "--quicklook", type=click.Path(dir_okay=False, path_type=Path), default=None,

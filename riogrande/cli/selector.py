@@ -10,6 +10,7 @@ from riogrande.cli.errors import library_errors
 from riogrande.cli.options import (
     ExtraMask,
     RasterPath,
+    backend_opt,
     bands_opt,
     block_size_opt,
     check_output,
@@ -40,6 +41,7 @@ MASK_READERS = {"band": "band", "dataset": "source"}
               help="A raster band whose zeros mark more invalid pixels (band 1 by default).")
 @block_size_opt
 @workers_opt
+@backend_opt
 @quicklook_opt
 @json_opt
 @quiet_opt
@@ -52,6 +54,7 @@ def selector(
     extra_mask: tuple[str, int] | None,
     block_size: tuple[int, int] | None,
     workers: int | None,
+    backend: str | None,
     quicklook: Path | None,
     as_json: bool,
     quiet: bool,
@@ -88,7 +91,8 @@ def selector(
                 selected.append(band)
         with ProgressBar("selector", enabled=not quiet) as progress:
             report = write_selector(*selected, output=output, block_size=block_size,
-                                    extra_masking_band=extra, nbrcpu=workers, progress=progress)
+                                    extra_masking_band=extra, nbrcpu=workers,
+                                    backend=backend, progress=progress)
         if quicklook is not None:
             write_quicklook(output, quicklook)
     emit(report, as_json=as_json, quiet=quiet, quicklook=quicklook)

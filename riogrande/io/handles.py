@@ -6,6 +6,8 @@ block's bands share. Two caches avoid that:
 
 * :func:`enable_cache` (called by the local pool's worker initializer) keeps
   read-only datasets open for the life of the worker process;
+* :func:`keep_open_in_thread` keeps them open in a worker thread for one
+  run, until :func:`close_all`;
 * :func:`job_cache` keeps them open for the duration of one job, in the
   current thread, and closes them after: the cache used on executors that
   riogrande does not own (a Dask cluster, a caller's pool), where nothing may
@@ -57,8 +59,34 @@ def job_cache() -> Iterator[None]:
         yield
     finally:
         cache, _job.cache = _job.cache, None
-        for opened in cache.values():
-            opened.close()
+        close_all(cache)
+
+
+def keep_open_in_thread() -> OrderedDict[tuple, Any]:
+    """Keep read-only datasets open in this thread until :func:`close_all`.
+
+    For worker threads of one run: each thread has its own datasets (a GDAL
+    dataset is not safe to share between threads).
+
+    Returns
+    -------
+    collections.OrderedDict
+        The thread's cache, to pass to :func:`close_all` once the thread is idle.
+    """
+    _job.cache = OrderedDict()
+    return _job.cache
+
+
+def close_all(cache: OrderedDict[tuple, Any]) -> None:
+    """Close the datasets of a cache made by :func:`keep_open_in_thread`.
+
+    Parameters
+    ----------
+    cache : collections.OrderedDict
+        The cache; it is emptied.
+    """
+    while cache:
+        cache.popitem()[1].close()
 
 
 def is_virtual(path: str) -> bool:
