@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
-import rasterio
 from numpy.typing import NDArray
 
 from riogrande.helper import view_to_window
+from riogrande.io.gdal_cache import bounded_write_cache
 from riogrande.io.handles import open_raster
 from riogrande.io.models import write_tags
 from riogrande.prepare import update_view
@@ -20,23 +19,6 @@ from riogrande.runner import is_kill
 from riogrande.timing import TimedTask
 
 logger = logging.getLogger(__name__)
-
-
-#: GDAL block cache while an aggregator writes: written blocks wait in it until
-#: evicted or closed, so with GDAL's default (5 % of RAM) the writer's memory
-#: would grow with the raster instead of staying bounded.
-WRITE_CACHE_BYTES = 8 * 2**20
-
-
-@contextmanager
-def bounded_write_cache() -> Iterator[None]:
-    """Cap GDAL's block cache while writing; the previous size comes back after.
-
-    GDAL's cache size is process-wide: it applies to the whole calling
-    process for the duration of the write.
-    """
-    with rasterio.Env(GDAL_CACHEMAX=WRITE_CACHE_BYTES):  # bytes, see GDALSetCacheMax64
-        yield
 
 
 def iter_messages(aggr_q: Any) -> Iterator[dict[str, Any]]:

@@ -254,26 +254,8 @@ def local_pool(
                       release=lambda succeeded: executor.terminate())
 
 
-class _ThreadDatasets:
-    """The datasets each worker thread keeps open during one run."""
-
-    def __init__(self) -> None:
-        self._caches: list[Any] = []
-        self._lock = threading.Lock()
-
-    def initialize_thread(self) -> None:
-        with self._lock:
-            self._caches.append(handles.keep_open_in_thread())
-
-    def close(self) -> None:
-        with self._lock:
-            caches, self._caches = self._caches, []
-        for cache in caches:
-            handles.close_all(cache)
-
-
 def thread_pool(workers: int) -> WorkerPool:
-    """Start the worker threads of one run, each with its own open datasets.
+    """Start the worker threads of one run.
 
     GDAL decodes, numpy compares and rasterio reads with the GIL released,
     so the built-in jobs run in parallel in threads, without starting any
@@ -288,13 +270,10 @@ def thread_pool(workers: int) -> WorkerPool:
     -------
     WorkerPool
     """
-    datasets = _ThreadDatasets()
-    executor = ThreadPoolExecutor(workers, thread_name_prefix="riogrande-worker",
-                                  initializer=datasets.initialize_thread)
+    executor = ThreadPoolExecutor(workers, thread_name_prefix="riogrande-worker")
 
     def release(succeeded: bool) -> None:
         executor.shutdown(wait=True, cancel_futures=True)  # running blocks end on their own
-        datasets.close()
 
     return WorkerPool(executor, workers, True, f"{workers} worker thread(s)", in_process=True,
                       release=release)

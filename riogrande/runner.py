@@ -37,10 +37,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-import rasterio
-
 from riogrande.helper import get_nbr_workers
-from riogrande.io import handles
+from riogrande.io import gdal_cache, handles
 from riogrande.io.exceptions import (
     AggregationError,
     BlockProcessingError,
@@ -91,7 +89,8 @@ class _Collector:
         self.items.append(item)
 
 
-def execute_job(worker: Callable[..., Any], job: dict[str, Any], queue_param: str) -> list[Any]:
+def execute_job(worker: Callable[..., Any], job: dict[str, Any], queue_param: str,
+                datasets: handles.RunDatasets | None = None) -> list[Any]:
     """Run ``worker(**job)`` with a collecting queue; return what it enqueued.
 
     This is the function the pool runs. Exceptions come back as
@@ -107,6 +106,8 @@ def execute_job(worker: Callable[..., Any], job: dict[str, Any], queue_param: st
         the block in error messages.
     queue_param : str
         Name of the worker's queue parameter (``"out_q"``, ``"aggr_q"``).
+    datasets : riogrande.io.handles.RunDatasets, optional
+        In a thread of the calling process: the run's open datasets.
 
     Returns
     -------
@@ -115,7 +116,8 @@ def execute_job(worker: Callable[..., Any], job: dict[str, Any], queue_param: st
     """
     collector = _Collector()
     try:
-        with handles.job_cache():  # the bands of a block share their tiles in GDAL's cache
+        # the bands of a block share their tiles in GDAL's cache
+        with handles.job_cache() if datasets is None else datasets.in_this_thread():
             worker(**job, **{queue_param: collector})
     except Exception as error:
         view = job.get("view")
@@ -304,12 +306,12 @@ def _gdal_cache_of_run(pool: WorkerPool, gdal_cachemax_mb: int | None) -> Any:
     """Cap GDAL's block cache of this process while threads of it run the jobs.
 
     The cache is shared by the process's threads, and GDAL's default (5 % of
-    RAM) would keep every tile read: ``gdal_cachemax_mb`` per worker thread
-    for the length of the run, the previous size restored after.
+    RAM) would keep every tile read: ``gdal_cachemax_mb`` per worker thread,
+    and the writer's share, for the length of the run.
     """
     if not pool.in_process or gdal_cachemax_mb is None:
         return contextlib.nullcontext()
-    return rasterio.Env(GDAL_CACHEMAX=int(gdal_cachemax_mb) * pool.workers * 2**20)
+    return gdal_cache.capped_for_run(int(gdal_cachemax_mb) * pool.workers * 2**20)
 
 
 def _drive(
@@ -334,6 +336,7 @@ def _drive(
     # running (e.g. holding a GDAL lock while opening the output) could leave
     # a lock held forever in the forked children.
     aggregation = _Aggregator(aggregator, maxsize=max(2, pool.workers))
+    datasets = handles.RunDatasets() if pool.in_process else None
     pending: dict[Future, Any] = {}
     succeeded = False
     try:
@@ -346,7 +349,8 @@ def _drive(
             while next_job < total and len(pending) < pool.in_flight:
                 job = job_list[next_job]
                 try:
-                    future = pool.executor.submit(execute_job, worker, job, queue_param)
+                    future = pool.executor.submit(execute_job, worker, job, queue_param,
+                                                  datasets)
                 except BrokenProcessPool as error:  # a worker died before its result came
                     raise _worker_lost([job.get("view"), *pending.values()]) from error
                 pending[future] = job.get("view")
@@ -370,12 +374,15 @@ def _drive(
         return result
     finally:
         if not succeeded:
-            if not pool.owned:  # an owned pool is terminated, which fails its futures;
-                # cancelling them as well races its manager thread (InvalidStateError)
-                for future in pending:
-                    future.cancel()
+            for future in pending:
+                future.cancel()
             aggregation.abort()
         pool.close(succeeded)
+        if datasets is not None:
+            # blocks already running in threads end on their own (a cancelled
+            # future is never notified: waiting for it would never end)
+            wait([future for future in pending if not future.cancelled()])
+            datasets.close()
 
 
 def _worker_lost(in_flight: list[Any]) -> WorkerLostError:

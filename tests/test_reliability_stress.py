@@ -82,3 +82,32 @@ def test_every_worker_fails_on_its_first_block(make_raster, tmp_path, backend):
             assert_no_orphans()
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
     assert worst < PROMPT_SECONDS
+
+
+def failing_aggregator(q, after=3):
+    """Consume ``after`` messages, then fail like a full disk."""
+    for _ in range(after):
+        q.get()
+    raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize("executor", ["threads", "ThreadPoolExecutor", "processes"])
+def test_aggregator_failures(big_raster, executor):
+    """The aggregator fails while blocks are in flight: an error every time, nothing left."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from riogrande.io.exceptions import AggregationError
+
+    views, _ = create_views((128, 128), (0, 0), (1024, 1024))
+    jobs = [{"task": tasks.big_result_or_fail, "source": Source(big_raster), "bands": [1],
+             "view": view, "task_params": {}, "read_params": {}, "open_params": {}}
+            for view in views]
+    runs = 25 if executor == "processes" else 100
+    with time_limit(600), ThreadPoolExecutor(2) as pool:
+        for _ in range(runs):
+            options = ({"executor": pool} if executor == "ThreadPoolExecutor" else
+                       {"backend": "threads"} if executor == "threads" else
+                       {"start_method": "fork"})
+            with pytest.raises(AggregationError, match="No space left"):
+                run_views(process_block, jobs, failing_aggregator, nbrcpu=2, **options)
+            assert_no_orphans()

@@ -6,8 +6,8 @@ block's bands share. Two caches avoid that:
 
 * :func:`enable_cache` (called by the local pool's worker initializer) keeps
   read-only datasets open for the life of the worker process;
-* :func:`keep_open_in_thread` keeps them open in a worker thread for one
-  run, until :func:`close_all`;
+* :class:`RunDatasets` keeps them open in each worker thread of one
+  in-process run, until the run ends;
 * :func:`job_cache` keeps them open for the duration of one job, in the
   current thread, and closes them after: the cache used on executors that
   riogrande does not own (a Dask cluster, a caller's pool), where nothing may
@@ -62,28 +62,46 @@ def job_cache() -> Iterator[None]:
         close_all(cache)
 
 
-def keep_open_in_thread() -> OrderedDict[tuple, Any]:
-    """Keep read-only datasets open in this thread until :func:`close_all`.
+class RunDatasets:
+    """The datasets the threads of one run keep open, each thread its own.
 
-    For worker threads of one run: each thread has its own datasets (a GDAL
-    dataset is not safe to share between threads).
-
-    Returns
-    -------
-    collections.OrderedDict
-        The thread's cache, to pass to :func:`close_all` once the thread is idle.
+    A GDAL dataset is not safe to share between threads, and opening one
+    costs milliseconds (its tile index, its CRS): each worker thread of an
+    in-process run opens a file once, and :meth:`close` closes them all once
+    no job runs any more.
     """
-    _job.cache = OrderedDict()
-    return _job.cache
+
+    def __init__(self) -> None:
+        self._caches: dict[int, OrderedDict[tuple, Any]] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def in_this_thread(self) -> Iterator[None]:
+        """Use this thread's datasets of the run for the ``with`` block."""
+        with self._lock:
+            cache = self._caches.setdefault(threading.get_ident(), OrderedDict())
+        previous = getattr(_job, "cache", None)
+        _job.cache = cache
+        try:
+            yield
+        finally:
+            _job.cache = previous
+
+    def close(self) -> None:
+        """Close every dataset (call once the threads are idle)."""
+        with self._lock:
+            caches, self._caches = list(self._caches.values()), {}
+        for cache in caches:
+            close_all(cache)
 
 
 def close_all(cache: OrderedDict[tuple, Any]) -> None:
-    """Close the datasets of a cache made by :func:`keep_open_in_thread`.
+    """Close and forget the datasets of ``cache``.
 
     Parameters
     ----------
     cache : collections.OrderedDict
-        The cache; it is emptied.
+        Open datasets by key; emptied.
     """
     while cache:
         cache.popitem()[1].close()
