@@ -14,6 +14,9 @@ Two settings, the variants alternating within each repetition:
 * end to end: one ``qgis_process`` run per algorithm, start-up included, the
   plugin installed from its zip in a throwaway profile (target: >= 3x).
 
+Then, in-process, a first run of ``riogrande:prepareselector`` with no worker
+started yet and a second run on the provider's warm pool.
+
 Medians are printed and written to ``benchmarks/results/qgis.json``. The exit
 code is 1 when a run fails or the outputs differ, 0 otherwise (also when a
 target is missed). Run it with the Python of QGIS (``.venv-qgis/bin/python``).
@@ -200,6 +203,23 @@ def measure(label: str, run: Callable[[str, dict[str, Any]], float],
     }
 
 
+def measure_warm(params: dict[str, Any], repeat: int) -> dict[str, Any]:
+    """A first run (no worker yet) and a second run (the provider's warm pool), in-process."""
+    from riogrande_qgis.warm_pool import WARM_POOL
+
+    times: dict[str, list[float]] = {"first": [], "second": []}
+    for repetition in range(repeat):
+        WARM_POOL.close()
+        for run in ("first", "second"):
+            times[run].append(run_in_process(OURS, params))
+            logger.info("warm pool %d/%d %s run: %.2f s", repetition + 1, repeat, run,
+                        times[run][-1])
+    WARM_POOL.close()
+    medians = {run: statistics.median(values) for run, values in times.items()}
+    return {"seconds": times, "median_seconds": medians,
+            "second_to_first": medians["second"] / medians["first"]}
+
+
 def measure_size(size: int, args: argparse.Namespace, env: dict[str, str] | None
                  ) -> dict[str, Any]:
     """Both settings on the raster of ``size``."""
@@ -221,7 +241,9 @@ def measure_size(size: int, args: argparse.Namespace, env: dict[str, str] | None
     for setting, result in results.items():
         result["target"] = TARGETS[setting]
         result["target_met"] = result["speedup"] >= TARGETS[setting]
-    return {"raster": str(raster), "results": results}
+    warm = measure_warm(parameters(raster, vrts, work / "in_process" / "w.tif")[OURS],
+                        args.repeat)
+    return {"raster": str(raster), "results": results, "warm_pool": warm}
 
 
 def format_table(measured: dict[int, dict[str, Any]], repeat: int) -> str:
@@ -235,6 +257,10 @@ def format_table(measured: dict[int, dict[str, Any]], repeat: int) -> str:
                 f"{medians[NATIVE]:7.2f} s   {result['speedup']:5.1f}x (target >= "
                 f"{result['target']:.0f}x: {'met' if result['target_met'] else 'MISSED'})   "
                 f"same pixels: {result['same_pixels']}")
+        warm = entry["warm_pool"]["median_seconds"]
+        lines.append(f"  {size:6d}  warm pool     first run {warm['first']:7.2f} s   second run "
+                     f"{warm['second']:7.2f} s   ({entry['warm_pool']['second_to_first']:.2f}"
+                     " x the first)")
     return "\n".join(lines)
 
 
