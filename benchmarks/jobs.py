@@ -56,12 +56,14 @@ def python_loop_logic(array, nodata):
 
     bands, rows, columns = array.shape
     valid = np.zeros((rows, columns), dtype=bool)
+    values = array.tolist()
     for row in range(rows):
         for column in range(columns):
+            present = 0
             for band in range(bands):
-                if array[band, row, column] != nodata:
-                    valid[row, column] = True
-                    break
+                if values[band][row][column] != nodata:
+                    present += 1
+            valid[row, column] = present > 0
     return valid
 
 

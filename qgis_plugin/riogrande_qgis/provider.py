@@ -9,6 +9,7 @@ from qgis.PyQt.QtGui import QIcon
 
 from .algorithms.compute_mask import ComputeMask
 from .algorithms.prepare_selector import PrepareSelector
+from .warm_pool import WARM_POOL
 
 ICON = Path(__file__).resolve().parent / "icon.svg"
 
@@ -40,6 +41,10 @@ class RiograndeProvider(QgsProcessingProvider):
         """Add one instance of each algorithm."""
         self.addAlgorithm(ComputeMask())
         self.addAlgorithm(PrepareSelector())
+
+    def unload(self) -> None:
+        """Stop the workers kept between runs (the plugin is unloaded or QGIS exits)."""
+        WARM_POOL.close()
 
     def supportedOutputRasterLayerExtensions(self) -> list[str]:  # noqa: N802 (QGIS API)
         """Outputs are always GeoTIFF."""

@@ -11,6 +11,7 @@ import pytest
 pytest.importorskip("qgis.core")
 
 from qgis.core import QgsProcessingException, QgsProcessingFeedback  # noqa: E402
+from riogrande_qgis.warm_pool import WARM_POOL  # noqa: E402
 
 from tests.reference import leftovers  # noqa: E402
 
@@ -48,6 +49,7 @@ def test_cancel_after_first_blocks(algorithm, make_raster, run_alg, tmp_path):
     source = make_raster(data=data, nodata=0.0)
     output = tmp_path / "out.tif"
     feedback = CancelAfterFirstBlocks()
+    WARM_POOL.close()  # the workers earlier tests left warm
     assert worker_processes() == []
     with pytest.raises(QgsProcessingException, match="[Cc]ancel"):
         run_alg(algorithm, {"INPUT": str(source), "BLOCK_SIZE": 32, "WORKERS": 2,

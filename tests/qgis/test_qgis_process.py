@@ -117,3 +117,34 @@ def test_without_rasterio_the_provider_loads_and_explains(installed, make_raster
     assert "OSGeo4W" in message and "pip install rasterio" in message
     assert "Traceback" not in message
     assert not output.exists()
+
+
+def processes_marked(marker: str) -> list:
+    """Processes of this machine whose environment holds ``RIOGRANDE_TEST_RUN=marker``."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get("RIOGRANDE_TEST_RUN") == marker:
+                found.append(process)
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def test_no_worker_outlives_qgis_process(installed, make_raster, tmp_path):
+    """The warm pool's workers end with the QGIS process that started them."""
+    import uuid
+
+    source = make_raster(width=301, height=203, count=2, nodata=-9999.0)
+    marker = uuid.uuid4().hex
+    env = {**installed["env"], "RIOGRANDE_TEST_RUN": marker}
+    run_json(env, "riogrande:computemask", f"INPUT={source}", "BLOCK_SIZE=64", "WORKERS=2",
+             f"OUTPUT={tmp_path / 'mask.tif'}")
+    import psutil
+
+    _, alive = psutil.wait_procs(processes_marked(marker), timeout=10)
+    assert alive == []
+    np.testing.assert_array_equal(read(tmp_path / "mask.tif"),
+                                  mask_reference(source, -9999.0, "all"))

@@ -32,6 +32,7 @@ from qgis.PyQt.QtCore import QCoreApplication
 from .. import compat
 from ..dependencies import MissingDependencyError, dependency_problem, load_engine
 from ..interpreter import InterpreterNotFoundError, find_python
+from ..warm_pool import WARM_POOL
 
 
 def cpu_count() -> int:
@@ -195,9 +196,11 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
         """Run ``call(riogrande, **run_options)`` and return its report.
 
         ``run_options`` are the engine's ``block_size``, ``nbrcpu``,
-        ``start_method`` ("spawn"), ``executable`` (QGIS's Python),
-        ``progress`` (to ``feedback.setProgress``) and ``cancel``
-        (``feedback.isCanceled``).
+        ``progress`` (to ``feedback.setProgress``), ``cancel``
+        (``feedback.isCanceled``) and where the blocks run: the provider's
+        warm pool of spawned workers on QGIS's Python (``executor``), or, when
+        another run has it, workers of its own (``start_method`` "spawn",
+        ``executable``).
 
         Raises
         ------
@@ -223,14 +226,17 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
         options = {
             "block_size": None if side is None else (side, side),
             "nbrcpu": workers,
-            "start_method": "spawn",
-            "executable": python,
             "progress": progress,
             "cancel": feedback.isCanceled,
         }
         errors = engine.io.exceptions
         try:
-            report = call(engine, **options)
+            with WARM_POOL.lend(engine, workers, python) as pool:
+                if pool is None:
+                    options.update(start_method="spawn", executable=python)
+                else:
+                    options.update(executor=pool)
+                report = call(engine, **options)
         except errors.RunCancelledError:
             raise QgsProcessingException(self.tr("Cancelled: no output was written.")) from None
         except errors.RiograndeError as error:
