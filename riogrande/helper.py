@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import math
-import multiprocessing
 import numbers
 import os
 from collections.abc import Callable, Sequence
-from multiprocessing.context import BaseContext
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 from numpy.typing import NDArray
 from rasterio.windows import Window
 
 from riogrande.io.exceptions import UnsupportedLogicError
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
 
 MaskLogic = Union[str, Callable[[NDArray, Any], NDArray]]  # noqa: UP007 (runtime alias, py3.10)
 START_METHODS = ("spawn", "fork", "forkserver")
@@ -214,6 +215,8 @@ def get_or_set_context(method: str | None = None, *, executable: str | None = No
     ValueError
         For an unknown method, or an executable with a method other than spawn.
     """
+    import multiprocessing  # here: a run in threads needs none of it
+
     if method is not None and method not in START_METHODS:
         raise ValueError(f"unknown start method {method!r}: use one of {START_METHODS}")
     if method is None:

@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing.context
 import os
 import signal
 import sys
@@ -78,6 +77,8 @@ def default_start_method_kept() -> Iterator[str | None]:
         side effect is not taken for a choice.
     """
     global _runs_in_progress, _application_context
+    import multiprocessing.context  # here: a run in threads needs none of it
+
     default = getattr(multiprocessing.context, "_default_context", None)
     if default is None or not hasattr(default, "_actual_context"):
         yield multiprocessing.get_start_method(allow_none=True)

@@ -33,8 +33,7 @@ import queue
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
 from typing import Any
 
 from riogrande.helper import get_nbr_workers
@@ -288,18 +287,27 @@ def run_views(
         raise ValueError("pass either executor= or the options of workers started for the run "
                          "(backend, start_method, executable), not both")
     workers = min(get_nbr_workers(nbrcpu), max(total, 1))
+    if executor is None and backend == "threads":
+        return _run(thread_pool(workers), worker, job_list, aggregator, queue_param,
+                    progress, cancel, on_message, gdal_cachemax_mb)
     with default_start_method_kept() as application_method:
         if executor is not None:
             pool = external_pool(executor, nbrcpu)
-        elif backend == "threads":
-            pool = thread_pool(workers)
         else:
             method = start_method or application_method or "spawn"
             pool = local_pool(workers, method, executable, gdal_cachemax_mb)
-        logger.info("processing %d views with %s", total, pool.description)
-        with _gdal_cache_of_run(pool, gdal_cachemax_mb):
-            return _drive(pool, worker, job_list, aggregator, queue_param, progress, cancel,
-                          on_message)
+        return _run(pool, worker, job_list, aggregator, queue_param, progress, cancel,
+                    on_message, gdal_cachemax_mb)
+
+
+def _run(pool: WorkerPool, worker: Callable[..., Any], job_list: Sequence[dict[str, Any]],
+         aggregator: Callable[[queue.Queue], Any], queue_param: str, progress: Progress | None,
+         cancel: Cancel | None, on_message: Callable[[Any], None] | None,
+         gdal_cachemax_mb: int | None) -> Any:
+    logger.info("processing %d views with %s", len(job_list), pool.description)
+    with _gdal_cache_of_run(pool, gdal_cachemax_mb):
+        return _drive(pool, worker, job_list, aggregator, queue_param, progress, cancel,
+                      on_message)
 
 
 def _gdal_cache_of_run(pool: WorkerPool, gdal_cachemax_mb: int | None) -> Any:
@@ -351,7 +359,7 @@ def _drive(
                 try:
                     future = pool.executor.submit(execute_job, worker, job, queue_param,
                                                   datasets)
-                except BrokenProcessPool as error:  # a worker died before its result came
+                except BrokenExecutor as error:  # a worker died before its result came
                     raise _worker_lost([job.get("view"), *pending.values()]) from error
                 pending[future] = job.get("view")
                 next_job += 1
@@ -398,7 +406,7 @@ def _messages(future: Future, view: Any, pending: dict[Future, Any]) -> list[Any
         return future.result()
     except BlockProcessingError:
         raise
-    except BrokenProcessPool as error:
+    except BrokenExecutor as error:
         raise _worker_lost([view, *pending.values()]) from error
     except Exception as error:
         raise RunError(
