@@ -14,9 +14,8 @@ import copy
 import logging
 import os
 import pickle
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -25,34 +24,24 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from rasterio.errors import RasterioIOError
 
-from riogrande.aggregators import combine_views, fill_matrix
+from riogrande.aggregators import fill_matrix
 from riogrande.blocks import gdal_cache_mb, resolve_block_size
 from riogrande.helper import (
     aggregated_selector,
     check_logic,
     get_nbr_workers,
     reduced_mask,
-    view_to_window,
 )
-from riogrande.io.checks import (
-    check_nodata,
-    check_output_path,
-    check_same_grid,
-    check_writable_input,
-)
+from riogrande.io.checks import check_nodata, check_same_grid
 from riogrande.io.exceptions import (
     InvalidBandError,
     InvalidNodataError,
     OutputError,
-    SourceError,
     UnsupportedLogicError,
 )
-from riogrande.io.handles import dataset
-from riogrande.io.locking import exclusive_write
 from riogrande.io.models import Band, Source, check_band_index
-from riogrande.io.output import atomic_output, mask_profile
+from riogrande.outputs import OutputSpec, plan_output
 from riogrande.pool import check_backend, is_remote
 from riogrande.prepare import create_views
 from riogrande.runner import Cancel, Progress, run_views
@@ -177,67 +166,6 @@ def _resolve_nodata(nodata: Any, source: Source) -> Any:
     return nodata.item() if isinstance(nodata, np.generic) else nodata  # plain, JSON-able
 
 
-@contextmanager
-def _scratch_folder() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="riogrande-") as folder:
-        yield Path(folder)
-
-
-def _copy_into_mask(scratch: Path, source: Source, views: Sequence[Sequence[int]]) -> None:
-    """Write the mask raster ``scratch`` into the internal mask of ``source``, block by block."""
-    with dataset(scratch) as mask, source.mask_writer() as write:
-        for view in views:
-            window = view_to_window(view)
-            write(mask.read(1, window=window), window=window)
-
-
-def _check_written(path: Path, name: str | os.PathLike[str]) -> None:
-    """Check that every tile of a written raster is on disk (a full disk must not pass).
-
-    GDAL reports some write errors (when flushing blocks on close) only on
-    stderr, so the file is checked: it opens, and every tile's bytes lie
-    within the file. Only the tile index is read, not the pixels.
-
-    Raises
-    ------
-    OutputError
-        If the file cannot be opened or a tile is missing or cut short.
-    """
-    try:
-        size = path.stat().st_size
-        with dataset(path) as written:
-            for (row, col), _ in written.block_windows(1):
-                offset = written.get_tag_item(f"BLOCK_OFFSET_{col}_{row}", "TIFF", bidx=1)
-                length = written.get_tag_item(f"BLOCK_SIZE_{col}_{row}", "TIFF", bidx=1)
-                if not offset or not length or int(offset) + int(length) > size:
-                    raise OutputError(f"writing {name} failed (is the disk full?): "
-                                      f"tile {row}, {col} is missing or cut short")
-    except (SourceError, RasterioIOError, OSError) as error:
-        if isinstance(error, OutputError):
-            raise
-        raise OutputError(f"writing {name} failed (is the disk full?): {error}") from None
-
-
-def _run_into_mask_file(
-    run: Callable[[Callable[[Any], Any]], Any],
-    path: Path,
-    profile: dict[str, Any],
-    name: str | os.PathLike[str],
-    tags: dict[str, Any] | None = None,
-) -> Any:
-    """Call ``run(aggregator)`` with :func:`combine_views` writing a new mask raster at ``path``.
-
-    The raster is on the grid of ``profile`` (:func:`mask_profile`); once
-    written it is checked with :func:`_check_written` (``name`` is the path
-    reported in errors). Returns what ``run`` returned.
-    """
-    result = run(partial(combine_views, {
-        "output_file": path, "profile": mask_profile(profile), "band": 1, "tags": tags or {},
-    }))
-    _check_written(path, name)
-    return result
-
-
 def _run_options(
     nbrcpu: int | None,
     start_method: str | None,
@@ -279,6 +207,12 @@ def write_mask(
     cancel: Cancel | None = None,
     executor: Any = None,
     backend: str | None = None,
+    encoding: str = "values",
+    keep_values: bool = False,
+    output_nodata: Any = None,
+    cog: bool = False,
+    driver: str | None = None,
+    creation_options: Mapping[str, Any] | None = None,
 ) -> MaskReport:
     """Compute the nodata mask of a raster in parallel and write it.
 
@@ -287,11 +221,13 @@ def write_mask(
     source : str, path-like or Source
         The raster.
     output : str or path-like, optional
-        A new single-band ``uint8`` GeoTIFF (1 valid, 0 masked, the source's
-        georeferencing, tiled, DEFLATE) written under a temporary name and
-        moved into place on success; the source is not touched. When None,
-        the mask is written into the source's internal dataset mask, once
-        every block succeeded (a failed or cancelled run leaves it untouched).
+        A new raster (by default a single-band ``uint8`` GeoTIFF: 1 valid,
+        0 masked, the source's georeferencing, tiled, DEFLATE) written under
+        a temporary name and moved into place on success; the source is not
+        touched. When None, the mask is written into the source's internal
+        dataset mask, once every block succeeded (a failed or cancelled run
+        leaves it untouched), or with ``encoding="sidecar"`` into its
+        ``.msk`` file.
     block_size : tuple of int, optional
         ``(width, height)`` of a block; None chooses one aligned to the
         file's tiling.
@@ -310,12 +246,18 @@ def write_mask(
         ``start_method``, ``executable`` or ``executor``, the blocks run in
         threads of this process when ``logic`` is ``"all"`` or ``"any"``
         (numpy releases the GIL), in worker processes for a callable.
+    encoding, keep_values, output_nodata, cog, driver, creation_options
+        The form of the output: see :class:`~riogrande.outputs.OutputSpec`
+        (``output_nodata`` is its ``nodata``: for kept values, default the
+        mask's ``nodata`` when the data type holds it). With kept values the
+        selected bands are copied; ``mask`` and ``alpha`` copy every band.
 
     Returns
     -------
     MaskReport
     """
     started = time.perf_counter()
+    spec = OutputSpec(encoding, keep_values, output_nodata, cog, driver, creation_options)
     with _logging_level(verbose):
         source = open_source(source)
         indexes = _band_indexes(source, bands)
@@ -341,21 +283,14 @@ def write_mask(
         )
         logger.info("mask of %s, bands %s, nodata %r, logic %r, blocks of %s",
                     source.name, indexes, nodata, logic, block)
-        if output is None:
-            check_writable_input(source.path)
-            with exclusive_write(source.path, cancel), _scratch_folder() as folder:
-                # the source is only modified once every block succeeded
-                scratch = folder / "mask.tif"
-                _run_into_mask_file(run, scratch, source.profile, source.path)
-                _copy_into_mask(scratch, source, views)
-            written = source.path
-        else:
-            written = check_output_path(output, [source.path])
-            tags = {"bands": indexes, "nodata": nodata,
-                    "logic": logic if isinstance(logic, str) else getattr(logic, "__name__", "")}
-            with atomic_output(written) as temporary:
-                _run_into_mask_file(run, temporary, source.profile, written,
-                                    {"mask_of": source.name, **tags})
+        copied = indexes if keep_values else range(1, source.count + 1)
+        plan = plan_output(output, spec, grid=source.profile,
+                           copied=[(source.name, bidx) for bidx in copied],
+                           inputs=[source.path], nodata_hint=nodata)
+        tags = {"mask_of": source.name, "bands": indexes, "nodata": nodata,
+                "logic": logic if isinstance(logic, str) else getattr(logic, "__name__", "")}
+        plan.write(run, views, tags, cancel)
+        written = source.path if plan.final is None else plan.final
         pixels = source.profile["width"] * source.profile["height"]
         return MaskReport(counter.valid, pixels - counter.valid, written, block, len(views),
                           options["nbrcpu"], time.perf_counter() - started)
@@ -388,19 +323,27 @@ def _selector_inputs(
     return checked, extra, next(iter(sources.values()))
 
 
+def _selector_views(
+    block_size: Sequence[int] | None, reference: Source, options: dict[str, Any]
+) -> tuple[tuple[int, int], list]:
+    """The block size and the views of a selector run."""
+    profile = reference.profile
+    block = resolve_block_size(block_size, profile, options["nbrcpu"], band_reads=True,
+                               remote=is_remote(options["executor"]))
+    views, _ = create_views(block, (0, 0), (profile["width"], profile["height"]))
+    return block, views
+
+
 def _selector_run(
     bands: Sequence[Band],
-    block_size: Sequence[int] | None,
+    block: tuple[int, int],
+    views: Sequence[Sequence[int]],
     extra_masking_band: Band | None,
     aggregator: Callable[[Any], Any],
     options: dict[str, Any],
     reference: Source,
     counter: _PixelCounter,
-) -> tuple[tuple[int, int], int]:
-    profile = reference.profile
-    block = resolve_block_size(block_size, profile, options["nbrcpu"], band_reads=True,
-                               remote=is_remote(options["executor"]))
-    views, _ = create_views(block, (0, 0), (profile["width"], profile["height"]))
+) -> None:
     jobs = [
         {
             "task": aggregated_selector,
@@ -421,10 +364,10 @@ def _selector_run(
         aggregator,
         queue_param="aggr_q",
         on_message=counter,
-        gdal_cachemax_mb=min(256, len(files) * gdal_cache_mb(block, profile, band_reads=True)),
+        gdal_cachemax_mb=min(256, len(files) * gdal_cache_mb(block, reference.profile,
+                                                             band_reads=True)),
         **options,
     )
-    return block, len(views)
 
 
 def selector_array(
@@ -458,16 +401,17 @@ def selector_array(
                                backend)
         matrix = np.zeros(reference.shape, dtype=bool)
         counter = _PixelCounter()
-        block, views = _selector_run(checked, block_size, extra, partial(fill_matrix, matrix),
-                                     options, reference, counter)
-        report = MaskReport(counter.valid, matrix.size - counter.valid, None, block, views,
+        block, views = _selector_views(block_size, reference, options)
+        _selector_run(checked, block, views, extra, partial(fill_matrix, matrix), options,
+                      reference, counter)
+        report = MaskReport(counter.valid, matrix.size - counter.valid, None, block, len(views),
                             options["nbrcpu"], time.perf_counter() - started)
         return matrix, report
 
 
 def write_selector(
     *bands: Band,
-    output: str | os.PathLike[str],
+    output: str | os.PathLike[str] | None = None,
     block_size: Sequence[int] | None = None,
     extra_masking_band: Band | None = None,
     verbose: bool = False,
@@ -478,23 +422,48 @@ def write_selector(
     cancel: Cancel | None = None,
     executor: Any = None,
     backend: str | None = None,
+    encoding: str = "values",
+    keep_values: bool = False,
+    output_nodata: Any = None,
+    cog: bool = False,
+    driver: str | None = None,
+    creation_options: Mapping[str, Any] | None = None,
 ) -> MaskReport:
     """Compute the valid-pixel selector of ``bands`` and stream it into a raster.
 
     Like :func:`selector_array`, but each block goes straight into a new
-    ``uint8`` GeoTIFF (1 valid, 0 masked, tiled, DEFLATE), so memory stays
-    bounded whatever the raster size. The file is written under a temporary
-    name and moved to ``output`` on success.
+    raster (by default a ``uint8`` GeoTIFF: 1 valid, 0 masked, tiled,
+    DEFLATE), so memory stays bounded whatever the raster size. The file is
+    written under a temporary name and moved to ``output`` on success.
+
+    Parameters
+    ----------
+    output : str or path-like
+        The new raster; None only with ``encoding="sidecar"`` (the ``.msk``
+        file of the first band's raster).
+    encoding, keep_values, output_nodata, cog, driver, creation_options
+        The form of the output: see :class:`~riogrande.outputs.OutputSpec`
+        (``output_nodata`` is its ``nodata``). The ``mask``, ``alpha`` and
+        kept-values encodings copy ``bands``; ``mask`` and ``alpha`` keep the
+        nodata value of the first band's raster.
+
+    Other parameters are those of :func:`selector_array`.
 
     Returns
     -------
     MaskReport
     """
     started = time.perf_counter()
+    spec = OutputSpec(encoding, keep_values, output_nodata, cog, driver, creation_options)
+    if output is None and encoding != "sidecar":
+        raise OutputError("write_selector needs output= (or encoding='sidecar' for the "
+                          "first raster's .msk file)")
     with _logging_level(verbose):
         checked, extra, reference = _selector_inputs(bands, extra_masking_band)
         inputs = [band.source.path for band in _all_bands(checked, extra)]
-        written = check_output_path(output, inputs)
+        plan = plan_output(output, spec, grid=reference.profile,
+                           copied=[(band.source.name, band.bidx) for band in checked],
+                           inputs=inputs)
         options = _run_options(nbrcpu, start_method, executable, progress, cancel, executor,
                                backend)
         counter = _PixelCounter()
@@ -502,12 +471,11 @@ def write_selector(
                                 for band in checked]}
         if extra is not None:
             tags["extra_masking_band"] = f"{extra.source.name}:{extra.bidx}"
-        with atomic_output(written) as temporary:
-            block, views = _run_into_mask_file(
-                lambda aggregator: _selector_run(checked, block_size, extra, aggregator,
-                                                 options, reference, counter),
-                temporary, reference.profile, written, tags,
-            )
+        block, views = _selector_views(block_size, reference, options)
+        plan.write(lambda aggregator: _selector_run(checked, block, views, extra, aggregator,
+                                                    options, reference, counter),
+                   views, tags, cancel)
+        written = plan.final
         pixels = reference.shape[0] * reference.shape[1]
-        return MaskReport(counter.valid, pixels - counter.valid, written, block, views,
+        return MaskReport(counter.valid, pixels - counter.valid, written, block, len(views),
                           options["nbrcpu"], time.perf_counter() - started)

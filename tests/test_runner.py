@@ -167,7 +167,8 @@ def test_killed_worker_raises_worker_lost(strip_raster):
 def test_killed_worker_in_compute_mask_leaves_no_output(make_raster, tmp_path):
     # die_when needs "die": a mask logic cannot get per-view parameters, so run the
     # mask job's worker directly through the engine with a combine_views aggregator.
-    from riogrande.io.output import atomic_output, mask_profile
+    from riogrande.io.output import atomic_output
+    from riogrande.outputs.profiles import mask_profile
     from riogrande.parallel import combine_views
 
     path = make_raster(width=400, height=20, count=1, dtype="uint8", block=(16, 16))

@@ -46,6 +46,18 @@ class OutputError(RiograndeError, OSError):
     """An output raster cannot be written where it was asked for."""
 
 
+class OutputFormatError(OutputError, ValueError):
+    """An output format (file extension or driver) riogrande cannot write."""
+
+
+class CreationOptionError(OutputError, ValueError):
+    """A creation option the output driver rejects, or one riogrande sets itself."""
+
+
+class EncodingError(OutputError, ValueError):
+    """An output encoding that does not fit the source, the format or other options."""
+
+
 class RunError(RiograndeError, RuntimeError):
     """A parallel run failed."""
 

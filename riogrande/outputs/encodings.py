@@ -1,0 +1,266 @@
+"""Encodings of a result that copy pixels: nodata-valued bands, internal mask, alpha, sidecar.
+
+Each writer reads the finished 0/1 result raster (the scratch written by the
+engine) and the copied bands window by window, so memory stays bounded by
+one block of all bands.
+
+- ``nodata`` with kept values: the selected bands, masked pixels set to the
+  output nodata value;
+- ``mask``: the source's pixels, and the result as the GDAL internal
+  per-dataset mask (``GDAL_TIFF_INTERNAL_MASK``);
+- ``alpha``: the source's pixels and the result as an alpha band;
+- ``sidecar``: the result as the source's external ``.msk`` file, the file
+  GDAL itself writes for a mask of a read-only or non-TIFF raster.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+import numpy as np
+import rasterio
+from numpy.typing import NDArray
+
+from riogrande.helper import view_to_window
+from riogrande.io.exceptions import EncodingError, RunCancelledError
+from riogrande.io.handles import dataset, open_raster
+from riogrande.io.models import write_tags
+
+#: One copied band: (path of its file, 1-based band index).
+CopiedBand = tuple[str, int]
+
+#: GDAL mask flag of a per-dataset mask, stored in a .msk file for each band.
+GMF_PER_DATASET = 2
+
+#: Compression that would change copied pixels; copies use DEFLATE instead.
+LOSSY = ("jpeg", "webp", "jxl")
+
+#: Alpha value of a valid pixel, by data type (GDAL reads UInt16 alpha scaled to 0-255).
+ALPHA_OPAQUE = {"uint8": 255, "uint16": 65535}
+
+Cancel = Callable[[], bool] | None
+
+
+def default_output_nodata(dtype: str) -> int | float:
+    """Nodata of kept values when none is given: NaN, or the type's max (unsigned) or min."""
+    kind = np.dtype(dtype)
+    if np.issubdtype(kind, np.floating):
+        return float("nan")
+    info = np.iinfo(kind)
+    return int(info.max if info.min == 0 else info.min)
+
+
+def copied_dtype(bands: Sequence[CopiedBand]) -> str:
+    """The one data type that holds every copied band."""
+    dtypes = []
+    for path, bidx in bands:
+        with dataset(path) as src:
+            dtypes.append(src.dtypes[bidx - 1])
+    return np.result_type(*dtypes).name
+
+
+def copy_layout(path: str) -> dict[str, Any]:
+    """Creation layout of the file at ``path``: tiling, compression, interleave, predictor.
+
+    Lossy compression is replaced by DEFLATE, so copies are lossless.
+    """
+    with dataset(path) as src:
+        profile = src.profile
+        structure = src.tags(ns="IMAGE_STRUCTURE")
+    layout: dict[str, Any] = {"BIGTIFF": "IF_SAFER"}
+    if profile.get("tiled"):
+        layout.update(TILED="YES", BLOCKXSIZE=profile["blockxsize"],
+                      BLOCKYSIZE=profile["blockysize"])
+    else:
+        layout.update(BLOCKYSIZE=profile.get("blockysize", 1))
+    compress = str(profile.get("compress") or "").lower()
+    if compress in LOSSY:
+        compress = "deflate"
+    if compress:
+        layout["COMPRESS"] = compress.upper()
+    if structure.get("PREDICTOR") and compress:
+        layout["PREDICTOR"] = structure["PREDICTOR"]
+    if profile.get("interleave"):
+        layout["INTERLEAVE"] = str(profile["interleave"]).upper()
+    return layout
+
+
+def check_alpha_dtype(dtype: str, name: str) -> None:
+    """Refuse an alpha band in a type GDAL does not read as a mask.
+
+    Raises
+    ------
+    EncodingError
+        Unless ``dtype`` is uint8 or uint16.
+    """
+    if dtype not in ALPHA_OPAQUE:
+        raise EncodingError(
+            f"an alpha band makes a GDAL mask only in Byte or UInt16 rasters, and {name} is "
+            f"{dtype}; use encoding 'mask' (internal mask) or 'nodata' instead")
+
+
+def check_kept_nodata(data: NDArray, valid: NDArray, nodata: Any) -> None:
+    """Refuse kept values that would read back as masked (all bands hold the nodata).
+
+    Raises
+    ------
+    EncodingError
+        If a valid pixel holds ``nodata`` in every band.
+    """
+    same = np.isnan(data) if np.isnan(nodata) else data == nodata
+    clash = np.all(same, axis=0) & valid
+    if clash.any():
+        row, col = (int(index[0]) for index in np.nonzero(clash))
+        raise EncodingError(
+            f"valid pixels hold the output nodata value {nodata!r} in every band (the first "
+            f"at row {row}, column {col} of the block), so they would read back as masked; "
+            "choose another output nodata value")
+
+
+class _BandReader:
+    """Read the copied bands of a window, one read per file."""
+
+    def __init__(self, stack: ExitStack, bands: Sequence[CopiedBand], dtype: str) -> None:
+        self.dtype = dtype
+        self.count = len(bands)
+        files: dict[str, list[tuple[int, int]]] = {}
+        for position, (path, bidx) in enumerate(bands):
+            files.setdefault(path, []).append((position, bidx))
+        self.reads = [(stack.enter_context(dataset(path)), [p for p, _ in pairs],
+                       [b for _, b in pairs]) for path, pairs in files.items()]
+
+    def __call__(self, window: Any) -> NDArray:
+        out = np.empty((self.count, int(window.height), int(window.width)), dtype=self.dtype)
+        for src, positions, indexes in self.reads:
+            out[positions] = src.read(indexes, window=window)
+        return out
+
+
+def _check_cancel(cancel: Cancel) -> None:
+    if cancel is not None and cancel():
+        raise RunCancelledError("the run was cancelled while writing the output")
+
+
+@contextmanager
+def _windows_of(
+    result: os.PathLike[str], views: Sequence[Sequence[int]], cancel: Cancel
+) -> Iterator[Iterator[tuple[Any, NDArray]]]:
+    """Yield an iterator of ``(window, valid)`` over the views of the result raster."""
+    with dataset(result) as mask:
+
+        def windows() -> Iterator[tuple[Any, NDArray]]:
+            for view in views:
+                _check_cancel(cancel)
+                window = view_to_window(view)
+                yield window, mask.read(1, window=window) != 0
+
+        yield windows()
+
+
+def write_copy(
+    encoding: str,
+    result: os.PathLike[str],
+    target: os.PathLike[str],
+    profile: dict[str, Any],
+    bands: Sequence[CopiedBand],
+    views: Sequence[Sequence[int]],
+    tags: dict[str, Any],
+    cancel: Cancel = None,
+) -> None:
+    """Write a copy of ``bands`` encoding the 0/1 ``result`` raster.
+
+    Parameters
+    ----------
+    encoding : {"nodata", "mask", "alpha"}
+        ``nodata``: masked pixels set to ``profile["nodata"]``; ``mask``: the
+        result as the internal dataset mask; ``alpha``: the result as an
+        extra alpha band (the last band of ``profile``).
+    result : path-like
+        The 0/1 result raster.
+    target : path-like
+        The file to create.
+    profile : dict
+        Its rasterio profile (creation options included).
+    bands : list of (path, band)
+        The bands copied, in order.
+    views : list of (x, y, width, height)
+        The blocks to copy, covering the raster.
+    tags : dict
+        Metadata stored on the dataset.
+    cancel : callable, optional
+        Stops the copy when it returns True.
+    """
+    dtype = profile["dtype"]
+    with ExitStack() as stack:
+        stack.enter_context(rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True))
+        read = _BandReader(stack, bands, dtype)
+        windows = stack.enter_context(_windows_of(result, views, cancel))
+        dst = stack.enter_context(open_raster(target, "w", **profile))
+        for window, valid in windows:
+            data = read(window)
+            if encoding == "nodata":
+                nodata = profile["nodata"]
+                check_kept_nodata(data, valid, nodata)
+                data[:, ~valid] = nodata
+                dst.write(data, window=window)
+            elif encoding == "mask":
+                dst.write(data, window=window)
+                dst.write_mask(np.where(valid, 255, 0).astype(np.uint8), window=window)
+            else:
+                dst.write(data, indexes=list(range(1, read.count + 1)), window=window)
+                alpha = np.where(valid, ALPHA_OPAQUE[dtype], 0).astype(dtype)
+                dst.write(alpha, read.count + 1, window=window)
+        write_tags(dst, tags, 0)
+
+
+def sidecar_path(source: str | os.PathLike[str]) -> str:
+    """The external mask file GDAL reads for ``source``: ``<source>.msk``."""
+    return f"{os.fspath(source)}.msk"
+
+
+def has_internal_mask(source: str | os.PathLike[str]) -> bool:
+    """Whether ``source`` has a per-dataset mask that is not its ``.msk`` file.
+
+    GDAL reads a GeoTIFF's internal mask before a ``.msk`` file, so a
+    sidecar beside such a file would be ignored.
+    """
+    if os.path.exists(sidecar_path(source)):
+        return False
+    with dataset(source) as src:
+        return any(flag.name == "per_dataset" for flag in src.mask_flag_enums[0])
+
+
+def write_sidecar(
+    result: os.PathLike[str],
+    target: os.PathLike[str],
+    profile: dict[str, Any],
+    band_count: int,
+    views: Sequence[Sequence[int]],
+    cancel: Cancel = None,
+) -> None:
+    """Write the 0/1 ``result`` as a GDAL ``.msk`` file (0/255, per-dataset flags).
+
+    Parameters
+    ----------
+    result : path-like
+        The 0/1 result raster.
+    target : path-like
+        The ``.msk`` file to create (under a temporary name).
+    profile : dict
+        Its rasterio profile: one uint8 band on the source's grid.
+    band_count : int
+        Number of bands of the source, each flagged as using the mask.
+    views : list of (x, y, width, height)
+        The blocks to copy.
+    cancel : callable, optional
+        Stops the copy when it returns True.
+    """
+    with _windows_of(result, views, cancel) as windows, \
+            open_raster(target, "w", **profile) as dst:
+        for window, valid in windows:
+            dst.write(np.where(valid, 255, 0).astype(np.uint8), 1, window=window)
+        dst.update_tags(**{f"INTERNAL_MASK_FLAGS_{bidx}": str(GMF_PER_DATASET)
+                           for bidx in range(1, band_count + 1)})

@@ -1,0 +1,87 @@
+"""Finishing a written file: copying it into another format, and checking it is whole."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import rasterio
+import rasterio.shutil
+from rasterio.errors import RasterioError, RasterioIOError
+from rasterio.windows import Window
+
+from riogrande.io.exceptions import OutputError, SourceError
+from riogrande.io.handles import dataset
+
+#: GDAL block cache while a driver copies a scratch file (COG overviews included).
+COPY_CACHE_BYTES = 64 * 2**20
+
+
+@contextmanager
+def scratch_folder(near: str | os.PathLike[str] | None = None) -> Iterator[Path]:
+    """A temporary folder, removed afterwards; in ``near``'s folder when given.
+
+    Scratch rasters next to the output stay on its file system (which has
+    room for the output) rather than in a possibly small ``/tmp``.
+    """
+    folder = None if near is None else os.fspath(near)
+    with tempfile.TemporaryDirectory(prefix=".riogrande-", dir=folder) as name:
+        yield Path(name)
+
+
+def translate(
+    scratch: str | os.PathLike[str], target: str | os.PathLike[str], driver: str,
+    options: dict[str, Any],
+) -> None:
+    """Copy ``scratch`` into ``target`` with GDAL's ``CreateCopy`` of ``driver``.
+
+    GDAL reads and writes block by block with a bounded cache; the COG
+    driver computes the overviews (in a temporary file) the same way.
+
+    Raises
+    ------
+    OutputError
+        If GDAL fails (a full disk, an option the data does not allow).
+    """
+    try:
+        with rasterio.Env(GDAL_CACHEMAX=COPY_CACHE_BYTES, GDAL_TIFF_INTERNAL_MASK=True):
+            rasterio.shutil.copy(os.fspath(scratch), os.fspath(target), driver=driver,
+                                 **options)
+    except (RasterioError, OSError) as error:
+        raise OutputError(f"writing the {driver} file failed: {error}") from None
+
+
+def check_written(path: str | os.PathLike[str], name: str | os.PathLike[str]) -> None:
+    """Check that a written raster is whole (a full disk must not pass).
+
+    GDAL reports some write errors (when flushing blocks on close) only on
+    stderr, so the file is checked: it opens, and in a TIFF every tile's
+    bytes lie within the file (only the tile index is read, not the pixels);
+    another format's last row is read.
+
+    Raises
+    ------
+    OutputError
+        If the file cannot be opened or a tile is missing or cut short.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with dataset(path) as written:
+            if written.driver != "GTiff":
+                written.read(1, window=Window(0, written.height - 1, written.width, 1))
+                return
+            for (row, col), _ in written.block_windows(1):
+                offset = written.get_tag_item(f"BLOCK_OFFSET_{col}_{row}", "TIFF", bidx=1)
+                length = written.get_tag_item(f"BLOCK_SIZE_{col}_{row}", "TIFF", bidx=1)
+                if not offset or not length or int(offset) + int(length) > size:
+                    raise OutputError(f"writing {name} failed (is the disk full?): "
+                                      f"tile {row}, {col} is missing or cut short")
+    except (SourceError, RasterioIOError, OSError) as error:
+        if isinstance(error, OutputError):
+            raise
+        raise OutputError(f"writing {name} failed (is the disk full?): {error}") from None
