@@ -15,6 +15,8 @@ from riogrande.cli.options import (
     json_opt,
     logic_opt,
     nodata_opt,
+    output_form,
+    output_form_opts,
     output_opt,
     overwrite_opt,
     quicklook_opt,
@@ -27,9 +29,11 @@ from riogrande.cli.progress import ProgressBar
 from riogrande.cli.report import emit
 from riogrande.io.exceptions import (
     BlockSizeError,
+    CreationOptionError,
     InvalidBandError,
     InvalidNodataError,
     OutputError,
+    OutputFormatError,
     RiograndeError,
 )
 
@@ -49,6 +53,7 @@ PARAM_HINTS = {
 @bands_opt
 @nodata_opt
 @logic_opt
+@output_form_opts
 @block_size_opt
 @workers_opt
 @backend_opt
@@ -64,6 +69,12 @@ def mask(
     bands: list[int] | None,
     nodata: int | float | None,
     logic: str,
+    encoding: str,
+    keep_values: bool,
+    output_nodata: int | float | None,
+    cog: bool,
+    driver: str | None,
+    creation_options: tuple[tuple[str, str], ...],
     block_size: tuple[int, int] | None,
     workers: int | None,
     backend: str | None,
@@ -76,23 +87,32 @@ def mask(
 
     A pixel is masked (0) where all selected bands (--logic all) or any of
     them (--logic any) equal the nodata value, NaN included; other pixels
-    are valid (1). The mask goes to a new GeoTIFF (-o), or into SRC's
-    internal mask with --in-place.
+    are valid (1). The mask goes to a new raster (-o) in the form chosen
+    with --as, or into SRC's internal mask with --in-place, or into SRC's
+    .msk file with --as sidecar (SRC's bytes untouched).
 
     \b
-    Example:
+    Examples:
     riogrande mask dem.tif -o dem_mask.tif --nodata -9999 --quicklook dem_mask.png
+    riogrande mask dem.tif -o dem_masked.tif --as nodata --keep-values --cog
+    riogrande mask dem.tif --as sidecar
     """
     from riogrande.cli.quicklook import write_quicklook
     from riogrande.masking import open_source, write_mask
 
-    if output is None and not in_place:
-        raise click.UsageError("give the output raster with -o/--output, or --in-place to "
-                               "write the mask into SRC itself")
-    if output is not None and in_place:
-        raise click.UsageError("-o/--output and --in-place exclude each other")
+    form = output_form(encoding, keep_values, output_nodata, cog, driver, creation_options)
+    if in_place and (output is not None or encoding != "values"):
+        raise click.UsageError("--in-place writes SRC's internal mask: it excludes "
+                               "-o/--output and --as other than values")
+    if output is None and not in_place and encoding != "sidecar":
+        raise click.UsageError("give the output raster with -o/--output, --in-place to "
+                               "write the mask into SRC itself, or --as sidecar for SRC.msk")
     hints: dict[type[RiograndeError], str] = dict(PARAM_HINTS)
-    if output is not None:
+    hints[CreationOptionError] = "'--co'"
+    hints[OutputFormatError] = "'-o' / '--output' / '--driver'"
+    if encoding == "sidecar":
+        check_output(Path(f"{src}.msk"), overwrite)
+    elif output is not None:
         check_output(output, overwrite)
         hints[OutputError] = "'-o' / '--output'"
     with library_errors(hints):
@@ -105,8 +125,9 @@ def mask(
                           "This modifies the file", abort=True, err=True)
         with ProgressBar("mask", enabled=not quiet) as progress:
             report = write_mask(source, output, block_size=block_size, nodata=nodata,
-                                logic=logic, bands=bands, nbrcpu=workers,
-                                backend=backend, progress=progress)
+                                logic=logic, bands=bands, nbrcpu=workers, backend=backend,
+                                progress=progress, **form)
         if quicklook is not None:
-            write_quicklook(src if in_place else report.output, quicklook, dataset_mask=in_place)
+            shown = src if in_place or encoding == "sidecar" else report.output
+            write_quicklook(shown, quicklook, dataset_mask=in_place or encoding != "values")
     emit(report, as_json=as_json, quiet=quiet, quicklook=quicklook)

@@ -110,6 +110,23 @@ class ExtraMask(click.ParamType):
         return RasterPath().convert(path, param, ctx), band
 
 
+class CreationOption(click.ParamType):
+    """A GDAL creation option ``KEY=VALUE``."""
+
+    name = "key=value"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, str]:
+        """Return ``(KEY, value)`` with the key in upper case."""
+        if isinstance(value, tuple):
+            return value
+        key, sep, text = str(value).partition("=")
+        if not sep or not key.strip():
+            self.fail(f"{value!r} is not KEY=VALUE (for example COMPRESS=ZSTD)", param, ctx)
+        return key.strip().upper(), text.strip()
+
+
 def _positive_pair(
     ctx: click.Context, param: click.Parameter, value: tuple[int, int] | None
 ) -> tuple[int, int] | None:
@@ -126,7 +143,7 @@ def output_opt(required: bool = False) -> Callable[[F], F]:
     """The ``-o/--output`` option: a new GeoTIFF."""
     return click.option(
         "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=required,
-        help="New single-band uint8 GeoTIFF: 1 valid, 0 masked.",
+        help="New raster (by default a single-band uint8 GeoTIFF: 1 valid, 0 masked).",
     )
 
 
@@ -171,6 +188,45 @@ logic_opt = click.option(
 yes_opt = click.option(
     "-y", "--yes", is_flag=True, help="Do not ask before modifying the source file.",
 )
+
+
+def output_form_opts(func: F) -> F:
+    """The options choosing the form of the output: ``--as``, ``--cog``, ``--co``..."""
+    from riogrande.outputs.formats import ENCODINGS, FORMATS
+
+    options = [
+        click.option("--as", "encoding", type=click.Choice(ENCODINGS), default="values",
+                     show_default=True,
+                     help="values: 1/0 Byte band. nodata: the same with 0 as nodata (with "
+                          "--keep-values: the bands, masked pixels set to nodata). mask: a "
+                          "copy of SRC whose GDAL mask is the result. sidecar: the result "
+                          "as SRC's .msk file. alpha: a copy of SRC with an alpha band."),
+        click.option("--keep-values", is_flag=True,
+                     help="With --as nodata: copy the bands' values, masked pixels set to "
+                          "--output-nodata."),
+        click.option("--output-nodata", type=NodataValue(), default=None, metavar="V|nan",
+                     help="Nodata of kept values (default: the nodata value if the type "
+                          "holds it, else NaN, or the type's max/min)."),
+        click.option("--cog", is_flag=True,
+                     help="Write a Cloud-Optimized GeoTIFF (tiled, with overviews)."),
+        click.option("--driver", type=click.Choice(list(FORMATS), case_sensitive=False),
+                     default=None, help="Output format (default: from the extension)."),
+        click.option("--co", "creation_options", type=CreationOption(), multiple=True,
+                     metavar="KEY=VALUE",
+                     help="GDAL creation option, repeatable (e.g. --co COMPRESS=ZSTD)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def output_form(
+    encoding: str, keep_values: bool, output_nodata: Any, cog: bool, driver: str | None,
+    creation_options: tuple[tuple[str, str], ...],
+) -> dict[str, Any]:
+    """The library keywords of the output-form options."""
+    return {"encoding": encoding, "keep_values": keep_values, "output_nodata": output_nodata,
+            "cog": cog, "driver": driver, "creation_options": dict(creation_options)}
 
 
 def check_output(

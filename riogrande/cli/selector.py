@@ -15,6 +15,8 @@ from riogrande.cli.options import (
     block_size_opt,
     check_output,
     json_opt,
+    output_form,
+    output_form_opts,
     output_opt,
     overwrite_opt,
     quicklook_opt,
@@ -23,7 +25,13 @@ from riogrande.cli.options import (
 )
 from riogrande.cli.progress import ProgressBar
 from riogrande.cli.report import emit
-from riogrande.io.exceptions import BlockSizeError, InvalidBandError, OutputError
+from riogrande.io.exceptions import (
+    BlockSizeError,
+    CreationOptionError,
+    InvalidBandError,
+    OutputError,
+    OutputFormatError,
+)
 
 #: --mask-source choices and the Band mask reader each one selects.
 MASK_READERS = {"band": "band", "dataset": "source"}
@@ -31,7 +39,7 @@ MASK_READERS = {"band": "band", "dataset": "source"}
 
 @click.command(short_help="Valid-pixel selector over bands of one or more rasters.")
 @click.argument("sources", nargs=-1, required=True, type=RasterPath(), metavar="SRC...")
-@output_opt(required=True)
+@output_opt()
 @overwrite_opt
 @bands_opt
 @click.option("--mask-source", type=click.Choice(list(MASK_READERS)), default="band",
@@ -39,6 +47,7 @@ MASK_READERS = {"band": "band", "dataset": "source"}
               help="Read each band's own mask, or each file's dataset mask.")
 @click.option("--extra-mask", type=ExtraMask(), default=None, metavar="RASTER[:BAND]",
               help="A raster band whose zeros mark more invalid pixels (band 1 by default).")
+@output_form_opts
 @block_size_opt
 @workers_opt
 @backend_opt
@@ -47,11 +56,17 @@ MASK_READERS = {"band": "band", "dataset": "source"}
 @quiet_opt
 def selector(
     sources: tuple[str, ...],
-    output: Path,
+    output: Path | None,
     overwrite: bool,
     bands: list[int] | None,
     mask_source: str,
     extra_mask: tuple[str, int] | None,
+    encoding: str,
+    keep_values: bool,
+    output_nodata: int | float | None,
+    cog: bool,
+    driver: str | None,
+    creation_options: tuple[tuple[str, str], ...],
     block_size: tuple[int, int] | None,
     workers: int | None,
     backend: str | None,
@@ -63,17 +78,27 @@ def selector(
 
     A pixel is valid (1) where the mask of every selected band of every SRC
     is valid and, with --extra-mask, the extra band is not 0; otherwise it
-    is masked (0). All rasters must share size, transform and CRS.
+    is masked (0). All rasters must share size, transform and CRS. --as
+    chooses the form of the output (--as sidecar: the first SRC's .msk file,
+    no -o).
 
     \b
-    Example:
+    Examples:
     riogrande selector red.tif nir.tif -o valid.tif --extra-mask clouds.tif:1
+    riogrande selector red.tif nir.tif -o valid_cog.tif --cog --co COMPRESS=ZSTD
     """
     from riogrande.cli.quicklook import write_quicklook
     from riogrande.io.models import Band, Source
     from riogrande.masking import write_selector
 
-    check_output(output, overwrite)
+    form = output_form(encoding, keep_values, output_nodata, cog, driver, creation_options)
+    if encoding == "sidecar":
+        check_output(Path(f"{sources[0]}.msk"), overwrite)
+    elif output is None:
+        raise click.UsageError("give the output raster with -o/--output (or --as sidecar "
+                               "for the first SRC's .msk file)")
+    else:
+        check_output(output, overwrite)
     with library_errors({InvalidBandError: "'--extra-mask'"}):
         extra = None
         if extra_mask is not None:
@@ -81,6 +106,8 @@ def selector(
             extra.check()
     with library_errors({InvalidBandError: "'-b' / '--bands'",
                          BlockSizeError: "'--block-size'",
+                         CreationOptionError: "'--co'",
+                         OutputFormatError: "'-o' / '--output' / '--driver'",
                          OutputError: "'-o' / '--output'"}):
         selected = []
         for path in sources:
@@ -92,7 +119,8 @@ def selector(
         with ProgressBar("selector", enabled=not quiet) as progress:
             report = write_selector(*selected, output=output, block_size=block_size,
                                     extra_masking_band=extra, nbrcpu=workers,
-                                    backend=backend, progress=progress)
+                                    backend=backend, progress=progress, **form)
         if quicklook is not None:
-            write_quicklook(output, quicklook)
+            write_quicklook(report.output if encoding != "sidecar" else sources[0], quicklook,
+                            dataset_mask=encoding != "values")
     emit(report, as_json=as_json, quiet=quiet, quicklook=quicklook)

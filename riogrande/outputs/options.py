@@ -116,14 +116,16 @@ def _gdal_warnings() -> Iterator[list[str]]:
     """Collect the warnings GDAL reports (rasterio logs them on ``rasterio._env``)."""
     gdal_logger = logging.getLogger("rasterio._env")
     handler = _Collect()
-    previous = gdal_logger.level
+    previous = gdal_logger.level, gdal_logger.propagate
     gdal_logger.setLevel(logging.WARNING)
+    gdal_logger.propagate = False  # reported as one error, not also logged
     gdal_logger.addHandler(handler)
     try:
         yield handler.messages
     finally:
         gdal_logger.removeHandler(handler)
-        gdal_logger.setLevel(previous)
+        gdal_logger.setLevel(previous[0])
+        gdal_logger.propagate = previous[1]
 
 
 def _profile(dtype: str, count: int) -> dict[str, Any]:
@@ -156,7 +158,8 @@ def _probe(
                     rasterio.shutil.delete(path)
                 except (RasterioError, OSError):
                     pass
-    return messages
+    short = target.rpartition("/")[2]
+    return [message.replace(f"{target}: ", "").replace(f"{short}: ", "") for message in messages]
 
 
 def check_creation_options(
