@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import rasterio
 from numpy.typing import NDArray
+from rasterio.enums import ColorInterp
 
 from riogrande.helper import view_to_window
 from riogrande.io.exceptions import EncodingError, RunCancelledError
@@ -132,6 +133,14 @@ class _BandReader:
         self.reads = [(stack.enter_context(dataset(path)), [p for p, _ in pairs],
                        [b for _, b in pairs]) for path, pairs in files.items()]
 
+    def colorinterp(self) -> list[ColorInterp]:
+        """The colour interpretation of each copied band, as its file has it."""
+        found: dict[int, ColorInterp] = {}
+        for src, positions, indexes in self.reads:
+            for position, bidx in zip(positions, indexes, strict=True):
+                found[position] = src.colorinterp[bidx - 1]
+        return [found[position] for position in range(self.count)]
+
     def __call__(self, window: Any) -> NDArray:
         out = np.empty((self.count, int(window.height), int(window.width)), dtype=self.dtype)
         for src, positions, indexes in self.reads:
@@ -199,6 +208,8 @@ def write_copy(
         read = _BandReader(stack, bands, dtype)
         windows = stack.enter_context(_windows_of(result, views, cancel))
         dst = stack.enter_context(open_raster(target, "w", **profile))
+        if encoding == "alpha":
+            dst.colorinterp = [*read.colorinterp(), ColorInterp.alpha]
         for window, valid in windows:
             data = read(window)
             if encoding == "nodata":

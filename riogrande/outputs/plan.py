@@ -330,6 +330,10 @@ def _check_copy_fits(chosen: OutputFormat, encoding: str, dtype: str, bands: int
                      source: str) -> None:
     if encoding == "alpha":
         check_alpha_dtype(dtype, source)
+        if bands not in (1, 3):
+            raise EncodingError(f"GDAL reads an alpha band as the mask of a gray (1 band) or "
+                                f"RGB (3 bands) image only, and {bands} bands are copied; "
+                                "use encoding 'mask' instead")
     if chosen.dtypes is not None and dtype not in chosen.dtypes:
         raise EncodingError(f"{chosen.title} holds {', '.join(chosen.dtypes)} pixels, and the "
                             f"copied bands are {dtype}; write a GeoTIFF instead")
@@ -342,6 +346,8 @@ def _check_copy_fits(chosen: OutputFormat, encoding: str, dtype: str, bands: int
 def _copy_nodata(spec: OutputSpec, grid: Mapping[str, Any], dtype: str, hint: Any,
                  source: str) -> Any:
     """The nodata value of a copy: the kept values' nodata, or the source's own."""
+    if spec.encoding == "alpha":
+        return None  # the alpha band is the mask; a nodata value would shadow it
     if spec.encoding != "nodata":
         return grid.get("nodata")
     if spec.nodata is not None:
