@@ -7,6 +7,7 @@ from pathlib import Path
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
+from .algorithms import output_form
 from .algorithms.compute_mask import ComputeMask
 from .algorithms.prepare_selector import PrepareSelector
 from .warm_pool import WARM_POOL
@@ -47,5 +48,5 @@ class RiograndeProvider(QgsProcessingProvider):
         WARM_POOL.close()
 
     def supportedOutputRasterLayerExtensions(self) -> list[str]:  # noqa: N802 (QGIS API)
-        """Outputs are always GeoTIFF."""
-        return ["tif"]
+        """The formats riogrande writes (GeoTIFF first, the default)."""
+        return output_form.extensions()

@@ -33,6 +33,7 @@ from .. import compat
 from ..dependencies import MissingDependencyError, dependency_problem, load_engine
 from ..interpreter import InterpreterNotFoundError, find_python
 from ..warm_pool import WARM_POOL
+from . import output_form
 
 
 def cpu_count() -> int:
@@ -88,7 +89,7 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
         ))
 
     def add_run_parameters(self, output_description: str) -> None:
-        """Declare BLOCK_SIZE, WORKERS (advanced), OUTPUT and the pixel-count outputs."""
+        """Declare BLOCK_SIZE, WORKERS (advanced), the output form, OUTPUT, pixel counts."""
         self.addParameter(compat.set_advanced(QgsProcessingParameterNumber(
             self.BLOCK_SIZE,
             self.tr("Block size in pixels (square blocks; empty: aligned to the file's tiling)"),
@@ -98,6 +99,7 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
             self.WORKERS, self.tr("Worker processes"),
             type=compat.INTEGER, defaultValue=cpu_count(), minValue=1,
         )))
+        output_form.add_output_form_parameters(self)
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT, output_description,
         ))
@@ -124,6 +126,12 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
         ok, message = super().checkParameterValues(parameters, context)
         if not ok:
             return ok, message
+        output = parameters.get(self.OUTPUT)
+        if isinstance(output, str):
+            cog = self.parameterAsBool(parameters, output_form.COG, context)
+            problem = output_form.output_format_problem(output, cog)
+            if problem is not None:
+                return False, problem
         for name in self.raster_parameters:
             layer = self.parameterAsRasterLayer(parameters, name, context)
             if layer is not None and layer.providerType() != "gdal":
@@ -249,8 +257,23 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
             report.valid, report.masked, report.views, *report.block_size, report.seconds))
         return report
 
-    def results(self, output: str, report: Any) -> dict[str, Any]:
-        """The algorithm's outputs from a riogrande MaskReport."""
+    def output_and_form(
+        self, parameters: dict[str, Any], context: QgsProcessingContext, layer: QgsRasterLayer
+    ) -> tuple[str, dict[str, Any]]:
+        """The OUTPUT path and riogrande's output keywords (ENCODING, COG...)."""
+        return self.output_file(parameters, context, layer), output_form.output_form(
+            self, parameters, context)
+
+    def results(self, output: str, report: Any, context: QgsProcessingContext,
+                form: dict[str, Any]) -> dict[str, Any]:
+        """The algorithm's outputs from a riogrande MaskReport.
+
+        A sidecar is the input's ``.msk`` file: OUTPUT names it, and it is
+        not loaded as a layer of its own.
+        """
+        if form["encoding"] == "sidecar":
+            output_form.skip_loading(context, output)
+            output = str(report.output)
         return {
             self.OUTPUT: output,
             self.VALID_PIXELS: report.valid,

@@ -44,7 +44,13 @@ class ComputeMask(RiograndeAlgorithm):
             "with 'any'; a pixel (0, 0) is masked with both; (3, 7) is valid with both.\n\n"
             "Bands: empty = all bands. Nodata: empty = the layer's nodata value, or 0 if it "
             "has none. Block size: empty = a multiple of the file's tiles. Worker processes: "
-            "default all CPUs.\n"
+            "default all CPUs.\n\n"
+            "Encoding: values = 1/0; nodata = the same with 0 as nodata, or with 'keep "
+            "values' a copy of the selected bands with masked pixels at nodata; mask = a "
+            "copy of the input whose GDAL mask is the result (shown transparent); sidecar = "
+            "the result as the input's .msk file (the input's bytes untouched; OUTPUT is "
+            "not used); alpha = a copy with an alpha band (Byte/UInt16, 1 or 3 bands). "
+            "COG: a Cloud-Optimized GeoTIFF. Creation options: GDAL's, e.g. COMPRESS=ZSTD.\n"
             "Outputs the numbers of valid and masked pixels."
         )
 
@@ -80,10 +86,11 @@ class ComputeMask(RiograndeAlgorithm):
         bands = self.parameterAsInts(parameters, self.BANDS, context) or None
         nodata = self.nodata(parameters, context, layer)
         logic = self.parameterAsEnumString(parameters, self.LOGIC, context)
-        output = self.output_file(parameters, context, layer)
+        output, form = self.output_and_form(parameters, context, layer)
+        target = None if form["encoding"] == "sidecar" else output
         report = self.run_engine(
             lambda engine, **options: engine.masking.write_mask(
-                path, output, bands=bands, nodata=nodata, logic=logic, **options),
+                path, target, bands=bands, nodata=nodata, logic=logic, **form, **options),
             parameters, context, feedback,
         )
-        return self.results(output, report)
+        return self.results(output, report, context, form)

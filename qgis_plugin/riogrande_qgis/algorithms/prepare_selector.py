@@ -50,7 +50,13 @@ class PrepareSelector(RiograndeAlgorithm):
             "All inputs must be on the same grid (size, transform, CRS); otherwise the "
             "algorithm stops with an error: resample first (e.g. with Warp).\n"
             "Bands: empty = all bands. Block size: empty = a multiple of the file's tiles. "
-            "Worker processes: default all CPUs. Outputs the numbers of valid and masked pixels."
+            "Worker processes: default all CPUs.\n\n"
+            "Encoding: values = 1/0; nodata = the same with 0 as nodata, or with 'keep "
+            "values' a copy of the selected bands with masked pixels at nodata; mask = a "
+            "copy of the selected bands whose GDAL mask is the result; sidecar = the result "
+            "as the input's .msk file (OUTPUT is not used); alpha = a copy with an alpha "
+            "band. COG: a Cloud-Optimized GeoTIFF.\n"
+            "Outputs the numbers of valid and masked pixels."
         )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
@@ -84,7 +90,8 @@ class PrepareSelector(RiograndeAlgorithm):
                                                              context)]
         _, extra_path = self.raster_file(parameters, self.EXTRA_MASK, context)
         extra_band = self.parameterAsInt(parameters, self.EXTRA_MASK_BAND, context) or 1
-        output = self.output_file(parameters, context, layer)
+        output, form = self.output_and_form(parameters, context, layer)
+        target = None if form["encoding"] == "sidecar" else output
 
         def call(engine: Any, **options: Any) -> Any:
             bands = []
@@ -94,7 +101,7 @@ class PrepareSelector(RiograndeAlgorithm):
                 bands.append(band)
             extra = engine.Band(extra_path, extra_band) if extra_path else None
             return engine.masking.write_selector(
-                *bands, output=output, extra_masking_band=extra, **options)
+                *bands, output=target, extra_masking_band=extra, **form, **options)
 
         report = self.run_engine(call, parameters, context, feedback)
-        return self.results(output, report)
+        return self.results(output, report, context, form)

@@ -1,0 +1,111 @@
+"""The form of an algorithm's output: ENCODING, KEEP_VALUES, COG, CREATION_OPTIONS.
+
+The choices come from riogrande itself (:mod:`riogrande.outputs`), so the
+plugin offers exactly what the library writes; where riogrande cannot be
+imported (the algorithms cannot run then) only the default is offered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterString,
+)
+
+from .. import compat
+from ..dependencies import MissingDependencyError, load_engine
+
+ENCODING = "ENCODING"
+KEEP_VALUES = "KEEP_VALUES"
+COG = "COG"
+CREATION_OPTIONS = "CREATION_OPTIONS"
+
+
+def _outputs() -> Any:
+    """``riogrande.outputs``, or None when riogrande cannot be imported."""
+    try:
+        load_engine()
+    except MissingDependencyError:
+        return None
+    import riogrande.outputs
+
+    return riogrande.outputs
+
+
+def encodings() -> list[str]:
+    """The encodings riogrande writes (only ``values`` without riogrande)."""
+    outputs = _outputs()
+    return list(outputs.ENCODINGS) if outputs is not None else ["values"]
+
+
+def extensions() -> list[str]:
+    """Extensions of the formats riogrande writes (only ``tif`` without riogrande)."""
+    outputs = _outputs()
+    return outputs.supported_extensions() if outputs is not None else ["tif"]
+
+
+def output_format_problem(path: str, cog: bool) -> str | None:
+    """Why riogrande cannot write ``path`` (None when it can): the one format check."""
+    outputs = _outputs()
+    if outputs is None or not path or path.startswith("memory:"):
+        return None
+    try:
+        outputs.output_format(path, cog=cog)
+    except outputs.formats.OutputFormatError as error:  # the library's own check
+        return str(error)
+    return None
+
+
+def add_output_form_parameters(algorithm: QgsProcessingAlgorithm) -> None:
+    """Declare ENCODING, KEEP_VALUES, COG and CREATION_OPTIONS (advanced)."""
+    tr = algorithm.tr
+    algorithm.addParameter(QgsProcessingParameterEnum(
+        ENCODING, tr("Output encoding (values: 1/0; nodata: 0 as nodata; mask: copy with the "
+                     "result as GDAL mask; sidecar: the input's .msk file; alpha: copy with "
+                     "an alpha band)"),
+        options=encodings(), defaultValue="values", usesStaticStrings=True,
+    ))
+    algorithm.addParameter(QgsProcessingParameterBoolean(
+        KEEP_VALUES, tr("With encoding nodata: keep the bands' values, masked pixels set to "
+                        "nodata"), defaultValue=False,
+    ))
+    algorithm.addParameter(QgsProcessingParameterBoolean(
+        COG, tr("Write a Cloud-Optimized GeoTIFF (tiled, with overviews)"), defaultValue=False,
+    ))
+    algorithm.addParameter(compat.set_advanced(QgsProcessingParameterString(
+        CREATION_OPTIONS, tr("GDAL creation options (KEY=VALUE separated by |, e.g. "
+                             "COMPRESS=ZSTD|PREDICTOR=2)"), optional=True,
+    )))
+
+
+def output_form(
+    algorithm: QgsProcessingAlgorithm, parameters: dict[str, Any], context: QgsProcessingContext
+) -> dict[str, Any]:
+    """riogrande's output keywords: encoding, keep_values, cog, creation_options."""
+    text = algorithm.parameterAsString(parameters, CREATION_OPTIONS, context) or ""
+    engine = load_engine()
+    try:
+        options = engine.outputs.parse_creation_options(
+            item for item in text.split("|") if item.strip())
+    except engine.io.exceptions.CreationOptionError as error:
+        raise QgsProcessingException(str(error)) from None
+    return {
+        "encoding": algorithm.parameterAsEnumString(parameters, ENCODING, context) or "values",
+        "keep_values": algorithm.parameterAsBool(parameters, KEEP_VALUES, context),
+        "cog": algorithm.parameterAsBool(parameters, COG, context),
+        "creation_options": options,
+    }
+
+
+def skip_loading(context: QgsProcessingContext, output: str) -> None:
+    """Do not load ``output`` as a layer on completion (a sidecar writes no OUTPUT)."""
+    layers = context.layersToLoadOnCompletion()
+    if output in layers:
+        del layers[output]
+        context.setLayersToLoadOnCompletion(layers)
