@@ -11,6 +11,7 @@ from typing import Any
 
 import rasterio
 import rasterio.shutil
+from rasterio._err import CPLE_BaseError  # GDAL errors rasterio passes through as they are
 from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.windows import Window
 
@@ -51,7 +52,7 @@ def translate(
         with rasterio.Env(GDAL_CACHEMAX=COPY_CACHE_BYTES, GDAL_TIFF_INTERNAL_MASK=True):
             rasterio.shutil.copy(os.fspath(scratch), os.fspath(target), driver=driver,
                                  **options)
-    except (RasterioError, OSError) as error:
+    except (RasterioError, CPLE_BaseError, OSError) as error:
         raise OutputError(f"writing the {driver} file failed: {error}") from None
 
 
