@@ -44,6 +44,9 @@ ALPHA_OPAQUE = {"uint8": 255, "uint16": 65535}
 
 Cancel = Callable[[], bool] | None
 
+#: GDAL block cache while copying: a few blocks of every band, whatever the raster size.
+COPY_CACHE_BYTES = 64 * 2**20
+
 
 def default_output_nodata(dtype: str) -> int | float:
     """Nodata of kept values when none is given: NaN, or the type's max (unsigned) or min."""
@@ -66,7 +69,8 @@ def copied_dtype(bands: Sequence[CopiedBand]) -> str:
 def copy_layout(path: str) -> dict[str, Any]:
     """Creation layout of the file at ``path``: tiling, compression, interleave, predictor.
 
-    Lossy compression is replaced by DEFLATE, so copies are lossless.
+    Lossy compression is replaced by DEFLATE, so copies are lossless; DEFLATE
+    is written at level 1 (the fastest; a file does not record its level).
     """
     with dataset(path) as src:
         profile = src.profile
@@ -82,6 +86,8 @@ def copy_layout(path: str) -> dict[str, Any]:
         compress = "deflate"
     if compress:
         layout["COMPRESS"] = compress.upper()
+    if compress == "deflate":
+        layout["ZLEVEL"] = 1  # the file does not record its level; 1 is the fastest
     if structure.get("PREDICTOR") and compress:
         layout["PREDICTOR"] = structure["PREDICTOR"]
     if profile.get("interleave"):
@@ -130,8 +136,10 @@ class _BandReader:
         files: dict[str, list[tuple[int, int]]] = {}
         for position, (path, bidx) in enumerate(bands):
             files.setdefault(path, []).append((position, bidx))
-        self.reads = [(stack.enter_context(dataset(path)), [p for p, _ in pairs],
-                       [b for _, b in pairs]) for path, pairs in files.items()]
+        # GTiff decodes the tiles of one read in several threads
+        self.reads = [(stack.enter_context(dataset(path, NUM_THREADS="ALL_CPUS")),
+                       [p for p, _ in pairs], [b for _, b in pairs])
+                      for path, pairs in files.items()]
 
     def colorinterp(self) -> list[ColorInterp]:
         """The colour interpretation of each copied band, as its file has it."""
@@ -204,7 +212,8 @@ def write_copy(
     """
     dtype = profile["dtype"]
     with ExitStack() as stack:
-        stack.enter_context(rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True))
+        stack.enter_context(rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True,
+                                         GDAL_CACHEMAX=COPY_CACHE_BYTES))
         read = _BandReader(stack, bands, dtype)
         windows = stack.enter_context(_windows_of(result, views, cancel))
         dst = stack.enter_context(open_raster(target, "w", **profile))

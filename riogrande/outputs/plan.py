@@ -306,7 +306,8 @@ def plan_output(
         nodata = _copy_nodata(spec, grid, dtype, nodata_hint, source)
         layout = copy_layout(source)
         # a scratch for another driver: tiled, uncompressed (written once, read once)
-        options = merge_options(layout, user) if chosen.direct else dict(SCRATCH_COPY)
+        options = (merge_options({**layout, "NUM_THREADS": "ALL_CPUS"}, user) if chosen.direct
+                   else dict(SCRATCH_COPY))
         if spec.encoding == "alpha":
             options["ALPHA"] = "YES"
         check_creation_options("GTiff", True, dtype, count, options)
