@@ -58,6 +58,7 @@ test: test-lib test-qgis
 
 bench: $(VENV)/.installed $(VENV_QGIS)/.installed
 	$(VENV)/bin/python benchmarks/bench.py
+	$(VENV)/bin/python benchmarks/bench_outputs.py
 	$(VENV)/bin/python benchmarks/bench_dask.py
 	$(VENV_QGIS)/bin/python benchmarks/bench_qgis.py
 
