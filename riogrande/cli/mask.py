@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -69,12 +70,6 @@ def mask(
     bands: list[int] | None,
     nodata: int | float | None,
     logic: str,
-    encoding: str,
-    keep_values: bool,
-    output_nodata: int | float | None,
-    cog: bool,
-    driver: str | None,
-    creation_options: tuple[tuple[str, str], ...],
     block_size: tuple[int, int] | None,
     workers: int | None,
     backend: str | None,
@@ -82,6 +77,7 @@ def mask(
     quicklook: Path | None,
     as_json: bool,
     quiet: bool,
+    **output_options: Any,
 ) -> None:
     """Compute the nodata mask of SRC block by block, in parallel.
 
@@ -100,7 +96,8 @@ def mask(
     from riogrande.cli.quicklook import write_quicklook
     from riogrande.masking import open_source, write_mask
 
-    form = output_form(encoding, keep_values, output_nodata, cog, driver, creation_options)
+    form = output_form(**output_options)
+    encoding = form["encoding"]
     if in_place and (output is not None or encoding != "values"):
         raise click.UsageError("--in-place writes SRC's internal mask: it excludes "
                                "-o/--output and --as other than values")

@@ -221,10 +221,10 @@ def output_form_opts(func: F) -> F:
 
 
 def output_form(
-    encoding: str, keep_values: bool, output_nodata: Any, cog: bool, driver: str | None,
+    *, encoding: str, keep_values: bool, output_nodata: Any, cog: bool, driver: str | None,
     creation_options: tuple[tuple[str, str], ...],
 ) -> dict[str, Any]:
-    """The library keywords of the output-form options."""
+    """The library keywords of the options of :func:`output_form_opts`."""
     return {"encoding": encoding, "keep_values": keep_values, "output_nodata": output_nodata,
             "cog": cog, "driver": driver, "creation_options": dict(creation_options)}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -61,18 +62,13 @@ def selector(
     bands: list[int] | None,
     mask_source: str,
     extra_mask: tuple[str, int] | None,
-    encoding: str,
-    keep_values: bool,
-    output_nodata: int | float | None,
-    cog: bool,
-    driver: str | None,
-    creation_options: tuple[tuple[str, str], ...],
     block_size: tuple[int, int] | None,
     workers: int | None,
     backend: str | None,
     quicklook: Path | None,
     as_json: bool,
     quiet: bool,
+    **output_options: Any,
 ) -> None:
     """Combine the masks of bands of SRC... into one valid-pixel raster.
 
@@ -91,7 +87,8 @@ def selector(
     from riogrande.io.models import Band, Source
     from riogrande.masking import write_selector
 
-    form = output_form(encoding, keep_values, output_nodata, cog, driver, creation_options)
+    form = output_form(**output_options)
+    encoding = form["encoding"]
     if encoding == "sidecar":
         check_output(Path(f"{sources[0]}.msk"), overwrite)
     elif output is None:

@@ -279,7 +279,10 @@ def plan_output(
         raise EncodingError(f"{chosen.title} cannot hold the encoding {spec.encoding!r}; "
                             f"it holds {', '.join(chosen.encodings)}")
     user = normalize_creation_options(spec.creation_options)
-    plan = OutputPlan(final, chosen, spec.encoding, result_profile, copied=list(copied),
+    # a scratch result, read back once, is not compressed (one bit per pixel: small anyway)
+    scratch_profile = {key: value for key, value in result_profile.items()
+                       if key not in ("compress", "zlevel")}
+    plan = OutputPlan(final, chosen, spec.encoding, scratch_profile, copied=list(copied),
                       source=source, source_count=int(grid["count"]))
     zero_one = spec.encoding in ("values", "sidecar") or (
         spec.encoding == "nodata" and not spec.keep_values)
