@@ -100,8 +100,9 @@ class OutputSpec:
 
     @property
     def is_default(self) -> bool:
-        """Whether nothing but today's 0/1 values output was asked for."""
-        return self == OutputSpec()
+        """Whether nothing but the plain 0/1 values output was asked for."""
+        return (self.encoding == "values" and not self.keep_values and not self.cog
+                and self.driver is None and not self.creation_options)
 
 
 @dataclass
