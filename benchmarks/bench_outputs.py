@@ -26,7 +26,7 @@ than ``two-step-gdal``.
 
 Usage::
 
-    python benchmarks/bench_outputs.py [--size 6144] [--repeat 3]
+    python benchmarks/bench_outputs.py [--size 6144] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ def run(variant: str, raster: Path, work: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=6144)
-    parser.add_argument("--repeat", type=int, default=3,
+    parser.add_argument("--repeat", type=int, default=5,
                         help="runs of each variant but the copies (run once)")
     parser.add_argument("--data-dir", type=Path, default=HERE / "data")
     parser.add_argument("--child", nargs=3, metavar=("VARIANT", "RASTER", "OUTPUT"))

@@ -126,8 +126,8 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
         ok, message = super().checkParameterValues(parameters, context)
         if not ok:
             return ok, message
-        output = parameters.get(self.OUTPUT)
-        if isinstance(output, str):
+        if parameters.get(self.OUTPUT) is not None:
+            output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
             cog = self.parameterAsBool(parameters, output_form.COG, context)
             problem = output_form.output_format_problem(output, cog)
             if problem is not None:
