@@ -435,6 +435,7 @@ def write_selector(
     raster (by default a ``uint8`` GeoTIFF: 1 valid, 0 masked, tiled,
     DEFLATE), so memory stays bounded whatever the raster size. The file is
     written under a temporary name and moved to ``output`` on success.
+    Parameters not listed are those of :func:`selector_array`.
 
     Parameters
     ----------
@@ -446,8 +447,6 @@ def write_selector(
         (``output_nodata`` is its ``nodata``). The ``mask``, ``alpha`` and
         kept-values encodings copy ``bands``; ``mask`` and ``alpha`` keep the
         nodata value of the first band's raster.
-
-    Other parameters are those of :func:`selector_array`.
 
     Returns
     -------
