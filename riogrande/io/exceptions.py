@@ -98,3 +98,24 @@ class AggregationError(RunError):
 
 class RunCancelledError(RunError):
     """A run was cancelled by its caller; partial outputs were removed."""
+
+
+class FunctionError(RiograndeError, TypeError):
+    """A user function cannot be used (e.g. it cannot be sent to worker processes)."""
+
+
+class ExpressionError(RiograndeError, ValueError):
+    """A raster calculator expression is malformed or uses something not allowed.
+
+    Attributes
+    ----------
+    column : int or None
+        1-based column of the offending part of the expression.
+    """
+
+    def __init__(self, message: str, column: int | None = None) -> None:
+        super().__init__(message)
+        self.column = column
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.args[0], self.column))
