@@ -1,18 +1,15 @@
-"""A progress bar on standard error, drawn only on a terminal."""
+"""A progress bar on standard error (click's), drawn only on a terminal."""
 
 from __future__ import annotations
 
 import sys
-import time
-from typing import IO, TextIO
+from typing import IO, Any
 
 import click
 
-BAR_WIDTH = 30
-
 
 class ProgressBar:
-    """A ``progress(done, total)`` callback drawing ``[#####-----] 50% 6/12 blocks``.
+    """A ``progress(done, total)`` callback drawing click's bar: ``[####----] 50% 6/12 blocks``.
 
     Parameters
     ----------
@@ -27,29 +24,30 @@ class ProgressBar:
 
     def __init__(self, label: str, enabled: bool = True, stream: IO[str] | None = None) -> None:
         self.label = label
-        self.stream: TextIO | IO[str] = stream if stream is not None else sys.stderr
+        self.stream = stream if stream is not None else sys.stderr
         isatty = getattr(self.stream, "isatty", None)
         self.enabled = enabled and bool(isatty and isatty())
-        self._started = time.perf_counter()
-        self._drawn = False
+        self._bar: Any = None
+        self._done = 0
 
     def __call__(self, done: int, total: int) -> None:
         """Redraw the bar after ``done`` of ``total`` blocks."""
         if not self.enabled:
             return
-        fraction = done / total if total else 1.0
-        filled = int(round(BAR_WIDTH * fraction))
-        elapsed = time.perf_counter() - self._started
-        line = (f"\r{self.label} [{'#' * filled}{'-' * (BAR_WIDTH - filled)}] "
-                f"{fraction:4.0%} {done}/{total} blocks {elapsed:5.1f} s")
-        click.echo(line, file=self.stream, nl=False)
-        self._drawn = True
+        if self._bar is None:
+            self._bar = click.progressbar(
+                length=max(total, 1), label=self.label, file=self.stream, show_percent=True,
+                item_show_func=lambda item: item,
+            )
+            self._bar.__enter__()
+        self._bar.update(done - self._done, f"{done}/{total} blocks")
+        self._done = done
 
     def close(self) -> None:
         """End the bar's line, if one was drawn."""
-        if self._drawn:
-            click.echo(file=self.stream)
-            self._drawn = False
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
 
     def __enter__(self) -> ProgressBar:
         return self
