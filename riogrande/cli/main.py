@@ -7,6 +7,7 @@ import logging
 import click
 
 from riogrande import __version__
+from riogrande.cli.calc import calc
 from riogrande.cli.demo import demo
 from riogrande.cli.info import info
 from riogrande.cli.mask import mask
@@ -19,7 +20,7 @@ LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 @click.option("-v", "--verbose", count=True, help="Log more on stderr (-v: INFO, -vv: DEBUG).")
 @click.version_option(__version__, prog_name="riogrande")
 def cli(verbose: int) -> None:
-    """Block-parallel nodata masks and valid-pixel selectors for big rasters.
+    """Block-parallel nodata masks, valid-pixel selectors and raster calculations.
 
     Exit codes: 0 success, 1 processing error, 2 usage error, 130 interrupted.
     """
@@ -32,3 +33,4 @@ cli.add_command(mask)
 cli.add_command(selector)
 cli.add_command(info)
 cli.add_command(demo)
+cli.add_command(calc)

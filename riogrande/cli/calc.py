@@ -1,0 +1,145 @@
+"""``riogrande calc``: a raster calculator expression over named rasters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from riogrande.cli.errors import library_errors
+from riogrande.cli.options import (
+    NodataValue,
+    RasterPath,
+    block_size_opt,
+    check_output,
+    json_opt,
+    overwrite_opt,
+    quiet_opt,
+    workers_opt,
+)
+from riogrande.cli.progress import ProgressBar
+from riogrande.io.exceptions import (
+    BlockSizeError,
+    ExpressionError,
+    IncompatibleRastersError,
+    InvalidNodataError,
+    OutputError,
+)
+
+#: Data types of the output (those of GeoTIFF).
+DTYPES = ["uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64"]
+
+
+class NamedRaster(click.ParamType):
+    """``NAME=RASTER``: an input raster and the name the expression calls it by."""
+
+    name = "name=raster"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, str]:
+        """Return ``(name, path)``."""
+        if isinstance(value, tuple):
+            return value
+        name, sep, path = str(value).partition("=")
+        name = name.strip()
+        if not sep or not name or not path:
+            self.fail(f"{value!r}: give NAME=RASTER, e.g. a=red.tif", param, ctx)
+        if not name.isidentifier():
+            self.fail(f"{name!r} is not a usable name: use letters, digits and _ "
+                      "(not starting with a digit), e.g. a or red", param, ctx)
+        return name, RasterPath().convert(path, param, ctx)
+
+
+def _inputs(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    inputs: dict[str, str] = {}
+    for name, path in pairs:
+        if name in inputs:
+            raise click.BadParameter(f"the name {name!r} is given twice",
+                                     param_hint="'-i' / '--input'")
+        inputs[name] = path
+    return inputs
+
+
+def report_fields(report: Any) -> dict[str, Any]:
+    """The report of a calc run as JSON-ready values."""
+    return {
+        "output": str(report.output),
+        "dtype": report.dtype,
+        "count": report.count,
+        "nodata": report.nodata,
+        "block_size": list(report.block_size),
+        "views": report.views,
+        "workers": report.workers,
+        "seconds": round(report.seconds, 3),
+    }
+
+
+@click.command(short_help="Raster calculator: an expression over rasters, block-parallel.")
+@click.argument("expression", metavar="EXPR")
+@click.option("-i", "--input", "inputs", type=NamedRaster(), multiple=True, required=True,
+              metavar="NAME=RASTER",
+              help="An input raster and its name in EXPR (repeat for several).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="New GeoTIFF on the grid of the first input.")
+@overwrite_opt
+@click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True,
+              help="Data type of the output.")
+@click.option("--nodata", type=NodataValue(), default=None, metavar="V|nan",
+              help="Nodata value of the output, written where a band EXPR reads is nodata "
+                   "(default: the first input's nodata value, else none).")
+@block_size_opt
+@workers_opt
+@json_opt
+@quiet_opt
+def calc(
+    expression: str,
+    inputs: tuple[tuple[str, str], ...],
+    output: Path,
+    overwrite: bool,
+    dtype: str,
+    nodata: int | float | None,
+    block_size: tuple[int, int] | None,
+    workers: int | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Evaluate EXPR over the input rasters, block by block, in parallel.
+
+    In EXPR an input NAME is band 1 of a single-band raster, or all bands of
+    a multi-band one; NAME[2] is its band 2. Numbers, nan, inf, pi, e,
+    + - * / // % **, comparisons, and/or/not (element-wise), & | ~, and the
+    numpy functions where, sqrt, log, log10, log2, log1p, exp, abs, sin,
+    cos, tan, arcsin, arccos, arctan, arctan2, floor, ceil, round, minimum,
+    maximum, clip, isnan, isfinite, isinf, logical_and/or/not/xor may be
+    used; nothing else. Integer bands are computed as float64.
+
+    Where a band EXPR reads is nodata (or masked), the output is nodata:
+    --nodata, by default the first input's nodata value. All inputs must
+    share size, transform and CRS.
+
+    \b
+    Examples:
+    riogrande calc "(b - a) / (b + a)" -i a=red.tif -i b=nir.tif -o ndvi.tif
+    riogrande calc "where(a[1] > 1000, 2, where(a[1] > 500, 1, 0))" -i a=dem.tif \\
+        -o classes.tif --dtype uint8 --nodata 255
+    """
+    from riogrande.expression import calculate
+
+    named = _inputs(inputs)
+    check_output(output, overwrite)
+    hints = {ExpressionError: "EXPR", InvalidNodataError: "'--nodata'",
+             BlockSizeError: "'--block-size'", OutputError: "'-o' / '--output'",
+             IncompatibleRastersError: "'-i' / '--input'"}
+    with library_errors(hints), ProgressBar("calc", enabled=not quiet) as progress:
+        report = calculate(expression, named, output, dtype=dtype, nodata=nodata,
+                           block_size=block_size, nbrcpu=workers, progress=progress)
+    if as_json:
+        click.echo(json.dumps(report_fields(report)))
+    elif not quiet:
+        width, height = report.block_size
+        click.echo(f"{report.output}: {report.count} band(s) of {report.dtype}, nodata "
+                   f"{report.nodata} - {report.seconds:.2f} s, {report.views} blocks of "
+                   f"{width}x{height}, {report.workers} workers")

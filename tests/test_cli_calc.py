@@ -1,0 +1,126 @@
+"""``riogrande calc`` through click's runner: outputs against numpy on the whole arrays."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+from click.testing import CliRunner
+from numpy.testing import assert_allclose, assert_array_equal
+
+from riogrande.cli.main import cli
+from tests.reference import leftovers, read_all
+
+NODATA = -9999.0
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def red(make_raster):
+    return make_raster("red.tif", count=1, dtype="uint16", nodata=0, seed=1)
+
+
+@pytest.fixture
+def nir(make_raster):
+    return make_raster("nir.tif", count=1, dtype="uint16", nodata=0, seed=2)
+
+
+def invoke(runner, *args):
+    return runner.invoke(cli, ["calc", *(str(arg) for arg in args)])
+
+
+def read_masked(path):
+    with rasterio.open(path) as src:
+        return src.read(masked=True)
+
+
+def test_ndvi_of_two_files(runner, red, nir, tmp_path):
+    out = tmp_path / "ndvi.tif"
+    result = invoke(runner, "(b - a) / (b + a)", "-i", f"a={red}", "-i", f"b={nir}", "-o", out,
+                    "-j", 2, "--block-size", 40, 24, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["dtype"], report["count"], report["nodata"]) == ("float32", 1, 0)
+    a, b = read_masked(red)[0].astype("float64"), read_masked(nir)[0].astype("float64")
+    expected = ((b - a) / (b + a)).astype("float32")
+    assert expected.mask.any() and not expected.mask.all()
+    # nodata in either input: the output's nodata value (the first input's, 0)
+    assert_allclose(read_all(out)[0], expected.filled(0), rtol=1e-6)
+    with rasterio.open(red) as src, rasterio.open(out) as dst:
+        assert (dst.crs, dst.transform) == (src.crs, src.transform)
+
+
+def test_bands_and_all_bands(runner, make_raster, tmp_path):
+    multi = make_raster("multi.tif", count=3, nodata=None, seed=3)
+    out = tmp_path / "diff.tif"
+    result = invoke(runner, "a[3] - a[1] * 2", "-i", f"a={multi}", "-o", out, "-q")
+    assert result.exit_code == 0 and result.output == ""
+    data = read_all(multi)
+    assert_allclose(read_all(out)[0], data[2] - data[0] * 2, rtol=1e-6)
+    with rasterio.open(out) as dst:
+        assert dst.nodata is None
+    every = tmp_path / "every.tif"
+    assert invoke(runner, "sqrt(a) + 1", "-i", f"a={multi}", "-o", every, "--dtype",
+                  "float64").exit_code == 0
+    assert_allclose(read_all(every), np.sqrt(data.astype("float64")) + 1)
+
+
+def test_reclassification_with_where(runner, make_raster, tmp_path):
+    dem = make_raster("dem.tif", count=1, dtype="int16", nodata=-1, fill=-1, seed=4)
+    out = tmp_path / "classes.tif"
+    result = invoke(runner, "where(a > 60, 2, where(a > 30, 1, 0))", "-i", f"a={dem}",
+                    "-o", out, "--dtype", "uint8", "--nodata", 255)
+    assert result.exit_code == 0, result.output
+    data = read_all(dem)[0]
+    expected = np.where(data > 60, 2, np.where(data > 30, 1, 0)).astype("uint8")
+    expected[data == -1] = 255
+    assert_array_equal(read_all(out)[0], expected)
+    assert set(np.unique(expected)) == {0, 1, 2, 255}
+
+
+@pytest.mark.parametrize("expression, column", [
+    ("a.dtype + 1", 1),
+    ("__import__('os').remove('x')", 1),
+    ("a + open('x')", 5),
+    ("b[2]", 3),
+    ("(a + b", 1),
+])
+def test_bad_expression_is_a_usage_error_before_any_work(runner, red, nir, tmp_path,
+                                                         expression, column):
+    out = tmp_path / "out.tif"
+    result = invoke(runner, expression, "-i", f"a={red}", "-i", f"b={nir}", "-o", out)
+    assert result.exit_code == 2
+    assert f"Invalid value for EXPR: invalid expression at column {column}" in result.output
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_bad_inputs(runner, red, make_raster, tmp_path):
+    out = tmp_path / "out.tif"
+    small = make_raster("small.tif", width=20, height=20, count=1)
+    result = invoke(runner, "a + b", "-i", f"a={red}", "-i", f"b={small}", "-o", out)
+    assert result.exit_code == 2 and "not on the same grid" in result.output
+    result = invoke(runner, "a + 1", "-i", f"a={red}", "-i", f"a={red}", "-o", out)
+    assert result.exit_code == 2 and "given twice" in result.output
+    result = invoke(runner, "a + 1", "-i", str(red), "-o", out)
+    assert result.exit_code == 2 and "NAME=RASTER" in result.output
+    result = invoke(runner, "a + 1", "-i", f"a={red}", "-o", out, "--dtype", "uint8",
+                    "--nodata", -5)
+    assert result.exit_code == 2 and "'--nodata'" in result.output
+    result = invoke(runner, "a + 1", "-i", f"a={red}", "-o", red, "--overwrite")
+    assert result.exit_code == 2 and "also an input" in result.output
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_existing_output_needs_overwrite(runner, red, tmp_path):
+    out = tmp_path / "out.tif"
+    out.write_bytes(b"old")
+    assert invoke(runner, "a * 2", "-i", f"a={red}", "-o", out).exit_code == 2
+    assert out.read_bytes() == b"old"
+    assert invoke(runner, "a * 2", "-i", f"a={red}", "-o", out, "--overwrite").exit_code == 0
+    assert_allclose(read_masked(out)[0], read_masked(red)[0] * 2.0)
