@@ -24,6 +24,7 @@ class MissingDependencyError(ImportError):
 
 def _import_engine() -> ModuleType:
     import riogrande
+    import riogrande.expression  # noqa: F401 (the calculator)
     import riogrande.masking  # noqa: F401 (imports rasterio and numpy)
 
     return riogrande

@@ -1,4 +1,4 @@
-"""The Processing provider ``riogrande``: id, name, icon and its two algorithms."""
+"""The Processing provider ``riogrande``: id, name, icon and its three algorithms."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from .algorithms import output_form
+from .algorithms.calc import RasterCalculator
 from .algorithms.compute_mask import ComputeMask
 from .algorithms.prepare_selector import PrepareSelector
 from .warm_pool import WARM_POOL
@@ -28,7 +29,7 @@ class RiograndeProvider(QgsProcessingProvider):
 
     def longName(self) -> str:  # noqa: N802 (QGIS API)
         """Longer name shown in the provider's tooltip."""
-        return "riogrande: block-parallel nodata masks and valid-pixel selectors"
+        return "riogrande: block-parallel nodata masks, valid-pixel selectors and raster calculator"
 
     def icon(self) -> QIcon:
         """Icon of the provider and its algorithms."""
@@ -42,6 +43,7 @@ class RiograndeProvider(QgsProcessingProvider):
         """Add one instance of each algorithm."""
         self.addAlgorithm(ComputeMask())
         self.addAlgorithm(PrepareSelector())
+        self.addAlgorithm(RasterCalculator())
 
     def unload(self) -> None:
         """Stop the workers kept between runs (the plugin is unloaded or QGIS exits)."""

@@ -148,3 +148,13 @@ def test_no_worker_outlives_qgis_process(installed, make_raster, tmp_path):
     assert alive == []
     np.testing.assert_array_equal(read(tmp_path / "mask.tif"),
                                   mask_reference(source, -9999.0, "all"))
+
+
+def test_calc_through_qgis_process(installed, make_raster, tmp_path):
+    red = make_raster("red.tif", width=140, height=97, count=1, nodata=None, seed=1)
+    nir = make_raster("nir.tif", width=140, height=97, count=1, nodata=None, seed=2)
+    output = tmp_path / "ndvi.tif"
+    run_json(installed["env"], "riogrande:calc", f"INPUTS={red}", f"INPUTS={nir}",
+             "EXPRESSION=(b - a) / (b + a + 1)", "BLOCK_SIZE=32", f"OUTPUT={output}")
+    a, b = read(red).astype("float64"), read(nir).astype("float64")
+    np.testing.assert_allclose(read(output), (b - a) / (b + a + 1), rtol=1e-6)

@@ -1,4 +1,4 @@
-"""What both algorithms share: run parameters, layer paths, the engine call, errors.
+"""What the algorithms share: run parameters, layer paths, the engine call, errors.
 
 ``processAlgorithm`` of each algorithm turns parameters into plain values
 (paths, numbers, band lists) and hands a riogrande call to
@@ -88,8 +88,9 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
             optional=True, allowMultiple=True,
         ))
 
-    def add_run_parameters(self, output_description: str) -> None:
-        """Declare BLOCK_SIZE, WORKERS (advanced), the output form, OUTPUT, pixel counts."""
+    def add_run_parameters(self, output_description: str, mask_output: bool = True) -> None:
+        """Declare BLOCK_SIZE, WORKERS (advanced), OUTPUT; for a mask output its form
+        (ENCODING, COG...) and the pixel-count outputs."""
         self.addParameter(compat.set_advanced(QgsProcessingParameterNumber(
             self.BLOCK_SIZE,
             self.tr("Block size in pixels (square blocks; empty: aligned to the file's tiling)"),
@@ -99,12 +100,15 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
             self.WORKERS, self.tr("Worker processes"),
             type=compat.INTEGER, defaultValue=cpu_count(), minValue=1,
         )))
-        output_form.add_output_form_parameters(self)
+        if mask_output:
+            output_form.add_output_form_parameters(self)
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT, output_description,
         ))
-        self.addOutput(QgsProcessingOutputNumber(self.VALID_PIXELS, self.tr("Valid pixels")))
-        self.addOutput(QgsProcessingOutputNumber(self.MASKED_PIXELS, self.tr("Masked pixels")))
+        if mask_output:
+            self.addOutput(QgsProcessingOutputNumber(self.VALID_PIXELS, self.tr("Valid pixels")))
+            self.addOutput(QgsProcessingOutputNumber(self.MASKED_PIXELS,
+                                                     self.tr("Masked pixels")))
 
     # -- checks before running -----------------------------------------------------------
 
@@ -168,11 +172,15 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
         layer = self.parameterAsRasterLayer(parameters, name, context)
         if layer is None:
             return None, None
+        return layer, self.layer_file(layer)
+
+    def layer_file(self, layer: QgsRasterLayer) -> str:
+        """Path of the file a raster layer reads."""
         if layer.providerType() != "gdal":
             raise QgsProcessingException(self.tr(
                 "{} is not a raster file read by GDAL").format(layer.name()))
         decoded = QgsProviderRegistry.instance().decodeUri("gdal", layer.source())
-        return layer, decoded.get("path") or layer.source()
+        return decoded.get("path") or layer.source()
 
     def output_file(
         self, parameters: dict[str, Any], context: QgsProcessingContext, layer: QgsRasterLayer
@@ -252,10 +260,14 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
             if remote:
                 feedback.pushDebugInfo(remote)
             raise QgsProcessingException(error.args[0] if error.args else str(error)) from None
-        feedback.pushInfo(self.tr(
-            "{} valid and {} masked pixels; {} blocks of {} x {} pixels in {:.2f} s").format(
-            report.valid, report.masked, report.views, *report.block_size, report.seconds))
+        feedback.pushInfo(self.summary(report))
         return report
+
+    def summary(self, report: Any) -> str:
+        """What the log says when a run ends (pixel counts of a MaskReport)."""
+        return self.tr(
+            "{} valid and {} masked pixels; {} blocks of {} x {} pixels in {:.2f} s").format(
+            report.valid, report.masked, report.views, *report.block_size, report.seconds)
 
     def output_and_form(
         self, parameters: dict[str, Any], context: QgsProcessingContext, layer: QgsRasterLayer

@@ -1,0 +1,154 @@
+"""riogrande:calc equals QGIS's own raster calculator on the same expression, and numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("qgis.core")
+
+import rasterio  # noqa: E402
+from numpy.testing import assert_allclose, assert_array_equal  # noqa: E402
+from qgis.core import QgsApplication, QgsProcessingException  # noqa: E402
+
+from tests.reference import leftovers, read_all  # noqa: E402
+
+NODATA = -9999.0
+
+
+def native_calculator() -> str:
+    """QGIS's raster calculator: C++ ``native:rastercalc`` (3.34+), else the Python one."""
+    registry = QgsApplication.processingRegistry()
+    if registry.algorithmById("native:rastercalc") is not None:
+        return "native:rastercalc"
+    return "qgis:rastercalculator"
+
+
+def qgis_calc(run_alg, expression, layers, output):
+    results = run_alg(native_calculator(), {"EXPRESSION": expression, "LAYERS": layers,
+                                            "OUTPUT": str(output)})
+    with rasterio.open(results["OUTPUT"]) as src:
+        return src.read(1, masked=True)
+
+
+def riogrande_calc(run_alg, expression, layers, output, **params):
+    results = run_alg("riogrande:calc", {"INPUTS": layers, "EXPRESSION": expression,
+                                         "WORKERS": 2, "BLOCK_SIZE": 48,
+                                         "OUTPUT": str(output), **params})
+    assert results["OUTPUT"] == str(output)
+    with rasterio.open(output) as src:
+        return src.read(1, masked=True)
+
+
+@pytest.fixture
+def layers(make_raster):
+    red = make_raster("red.tif", width=157, height=113, count=1, nodata=NODATA, seed=1)
+    nir = make_raster("nir.tif", width=157, height=113, count=1, nodata=NODATA, seed=2)
+    return [str(red), str(nir)]
+
+
+@pytest.mark.parametrize("ours, theirs", [
+    ("(b - a) / (b + a)", '("nir@1" - "red@1") / ("nir@1" + "red@1")'),
+    ("(a > 50) * 2 + (b <= 30) * sqrt(b)",
+     '("red@1" > 50) * 2 + ("nir@1" <= 30) * sqrt("nir@1")'),
+])
+def test_equals_the_qgis_raster_calculator(ours, theirs, layers, run_alg, tmp_path):
+    native = qgis_calc(run_alg, theirs, layers, tmp_path / "native.tif")
+    result = riogrande_calc(run_alg, ours, layers, tmp_path / "ours.tif")
+    assert 0 < native.mask.sum() < native.size  # nodata in either input gives nodata
+    assert_array_equal(result.mask, native.mask)
+    assert_allclose(result.compressed(), native.compressed(), rtol=1e-6)
+
+
+def test_equals_numpy_with_bands_data_type_and_nodata(make_raster, run_alg, tmp_path):
+    source = make_raster("multi.tif", width=130, height=90, count=3, dtype="int16", nodata=0,
+                         seed=3)
+    result = riogrande_calc(run_alg, "where(a[3] > a[1], 1, 2)", [str(source)],
+                            tmp_path / "ours.tif", DATA_TYPE="uint8", NODATA=255)
+    data = read_all(source)
+    expected = np.where(data[2] > data[0], 1, 2).astype("uint8")
+    expected[(data[2] == 0) | (data[0] == 0)] = 255
+    assert_array_equal(result.data, expected)
+    with rasterio.open(tmp_path / "ours.tif") as src:
+        assert (src.dtypes[0], src.nodata) == ("uint8", 255)
+
+
+@pytest.mark.parametrize("expression, words", [
+    ("a.shape", "column 1: attribute access"),
+    ("a + c", "column 5: unknown name 'c'"),
+    ("b[2]", "column 3: b has 1 band"),
+    ("__import__('os')", "cannot be called"),
+])
+def test_bad_expression_is_refused_before_any_work(expression, words, layers, run_alg,
+                                                   tmp_path):
+    with pytest.raises(QgsProcessingException, match=words):
+        riogrande_calc(run_alg, expression, layers, tmp_path / "out.tif")
+    assert not (tmp_path / "out.tif").exists() and leftovers(tmp_path) == []
+
+
+def test_in_a_model_after_computemask(make_raster, run_alg, tmp_path):
+    from qgis.core import (
+        QgsProcessingModelAlgorithm,
+        QgsProcessingModelChildAlgorithm,
+        QgsProcessingModelChildParameterSource,
+        QgsProcessingModelOutput,
+        QgsProcessingModelParameter,
+        QgsProcessingParameterRasterLayer,
+    )
+
+    model = QgsProcessingModelAlgorithm("mask then calc", "riogrande tests")
+    model.addModelParameter(QgsProcessingParameterRasterLayer("raster", "Raster"),
+                            QgsProcessingModelParameter("raster"))
+    source = QgsProcessingModelChildParameterSource
+    mask = QgsProcessingModelChildAlgorithm("riogrande:computemask")
+    mask.setChildId("mask")
+    mask.addParameterSources("INPUT", [source.fromModelParameter("raster")])
+    mask.addParameterSources("LOGIC", [source.fromStaticValue("any")])
+    calc = QgsProcessingModelChildAlgorithm("riogrande:calc")
+    calc.setChildId("calc")
+    calc.addParameterSources("INPUTS", [source.fromModelParameter("raster"),
+                                        source.fromChildOutput("mask", "OUTPUT")])
+    calc.addParameterSources("EXPRESSION", [source.fromStaticValue("where(b == 1, a[2], -1)")])
+    calc.addParameterSources("NODATA", [source.fromStaticValue(-9999)])
+    output = QgsProcessingModelOutput("calc_raster")
+    output.setChildId("calc")
+    output.setChildOutputName("OUTPUT")
+    calc.setModelOutputs({"calc_raster": output})
+    model.addChildAlgorithm(mask)
+    model.addChildAlgorithm(calc)
+    raster = make_raster(width=120, height=80, count=3, nodata=NODATA, seed=5)
+    results = run_alg(model, {"raster": str(raster), "calc:calc_raster": str(tmp_path / "m.tif")})
+    data = read_all(raster)
+    valid = (data != NODATA).all(axis=0)
+    expected = np.where(valid, data[1], -1).astype("float32")
+    expected[data[1] == NODATA] = NODATA  # band a[2] nodata: the output's nodata
+    with rasterio.open(results["calc:calc_raster"]) as src:
+        assert_array_equal(src.read(1), expected)
+
+
+def test_cancel_after_first_blocks(make_raster, run_alg, tmp_path):
+    from tests.qgis.test_cancel import CancelAfterFirstBlocks, worker_processes
+
+    data = np.random.default_rng(3).uniform(1, 9, (1, 1200, 1500)).astype("float32")
+    source = make_raster(data=data, nodata=0.0)
+    output = tmp_path / "out.tif"
+    feedback = CancelAfterFirstBlocks()
+    with pytest.raises(QgsProcessingException, match="[Cc]ancel"):
+        run_alg("riogrande:calc", {"INPUTS": [str(source)], "EXPRESSION": "sqrt(a) * 2",
+                                   "BLOCK_SIZE": 32, "WORKERS": 2, "OUTPUT": str(output)},
+                feedback=feedback)
+    assert 0 < feedback.progress() < 50  # it did stop early: 1750 blocks in all
+    assert not output.exists() and leftovers(tmp_path) == []
+    assert worker_processes() == []
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupt"])
+def test_damaged_raster_is_a_processing_error_naming_the_view(damage, run_alg, tmp_path):
+    from tests.qgis.test_bad_input import refused
+    from tests.test_reliability_inputs import corrupt, truncated
+
+    path = {"truncated": truncated, "corrupt": corrupt}[damage](tmp_path)
+    refused(run_alg, "riogrande:calc", {"INPUTS": [str(path)], "EXPRESSION": "a * 2",
+                                        "BLOCK_SIZE": 64, "WORKERS": 2,
+                                        "OUTPUT": str(tmp_path / "out.tif")},
+            tmp_path, path.name, "damaged or truncated", "processing view (")
