@@ -81,7 +81,7 @@ def _extra_mask(path: Path) -> None:
 def generate(app: object) -> None:
     """Write the help texts and the quicklook pictures the guide shows."""
     GENERATED.mkdir(exist_ok=True)
-    for command in ("", "mask", "selector", "info", "demo"):
+    for command in ("", "mask", "selector", "calc", "info", "demo"):
         text = _riogrande(*([command] if command else []), "--help").stdout
         (GENERATED / f"help-{command or 'riogrande'}.txt").write_text(text)
     demo = GENERATED / "demo"

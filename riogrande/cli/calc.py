@@ -109,12 +109,13 @@ def calc(
     """Evaluate EXPR over the input rasters, block by block, in parallel.
 
     In EXPR an input NAME is band 1 of a single-band raster, or all bands of
-    a multi-band one; NAME[2] is its band 2. Numbers, nan, inf, pi, e,
-    + - * / // % **, comparisons, and/or/not (element-wise), & | ~, and the
-    numpy functions where, sqrt, log, log10, log2, log1p, exp, abs, sin,
-    cos, tan, arcsin, arccos, arctan, arctan2, floor, ceil, round, minimum,
-    maximum, clip, isnan, isfinite, isinf, logical_and/or/not/xor may be
-    used; nothing else. Integer bands are computed as float64.
+    a multi-band one; NAME[2] is its band 2. Allowed: numbers, nan, inf, pi,
+    e; arithmetic, comparisons, and/or/not (element-wise), the bitwise
+    operators; the numpy functions where, sqrt, log, log10,
+    log2, log1p, exp, abs, sin, cos, tan, arcsin, arccos, arctan, arctan2,
+    floor, ceil, round, minimum, maximum, clip, isnan, isfinite, isinf,
+    logical_and/or/not/xor. Nothing else. Integer bands are computed as
+    float64.
 
     Where a band EXPR reads is nodata (or masked), the output is nodata:
     --nodata, by default the first input's nodata value. All inputs must
@@ -123,8 +124,7 @@ def calc(
     \b
     Examples:
     riogrande calc "(b - a) / (b + a)" -i a=red.tif -i b=nir.tif -o ndvi.tif
-    riogrande calc "where(a[1] > 1000, 2, where(a[1] > 500, 1, 0))" -i a=dem.tif \\
-        -o classes.tif --dtype uint8 --nodata 255
+    riogrande calc "where(a < 500, 1, 2)" -i a=dem.tif -o cl.tif --dtype uint8
     """
     from riogrande.expression import calculate
 
