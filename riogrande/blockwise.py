@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
 import os
 import pickle
 import time
@@ -30,6 +31,7 @@ from typing import Any
 import numpy as np
 import rasterio.dtypes
 from numpy.typing import NDArray
+from rasterio.enums import MaskFlags
 
 from riogrande.aggregators import combine_views, fill_matrix
 from riogrande.blocks import gdal_cache_mb, resolve_block_size
@@ -42,6 +44,7 @@ from riogrande.io.exceptions import (
     InvalidNodataError,
     OutputError,
 )
+from riogrande.io.handles import dataset
 from riogrande.io.models import Source, check_band_index
 from riogrande.io.output import atomic_output, mask_profile
 from riogrande.masking import _check_written, open_source
@@ -95,7 +98,7 @@ class ApplyReport:
 
 def apply_block(
     func: Callable[..., Any],
-    inputs: dict[str, tuple[Source, list[int]]],
+    inputs: dict[str, tuple[Source, list[int], MaskRule]],
     named: bool,
     view: Sequence[int],
     inner_view: Sequence[int],
@@ -114,7 +117,7 @@ def apply_block(
     func : callable
         ``func(data, **kwargs)``.
     inputs : dict
-        Name -> (source, band indexes).
+        Name -> (source, band indexes, mask rule of :func:`mask_rule`).
     named : bool
         Hand ``func`` a dict of arrays by name (else the one input's array).
     view, inner_view : tuple of int
@@ -140,9 +143,12 @@ def apply_block(
     """
     window = view_to_window(view)
     arrays = {}
-    for name, (source, bands) in inputs.items():
+    for name, (source, bands, rule) in inputs.items():
         with source.data_reader(bands) as read:
-            arrays[name] = read(window=window, masked=masked)
+            if masked and rule is not None:  # masks from nodata values: no mask band to read
+                arrays[name] = _masked_by_nodata(read(window=window), rule)
+            else:
+                arrays[name] = read(window=window, masked=masked)
     data = arrays if named else next(iter(arrays.values()))
     result = _checked_result(func(data, **kwargs), view)
     if dtype is not None:
@@ -151,6 +157,60 @@ def apply_block(
         result = _filled(result, nodata)
     x, y, width, height = relative_view(view, inner_view)
     out_q.put({"view": tuple(inner_view), "data": result[..., y:y + height, x:x + width]})
+
+
+MaskRule = list[Any] | None
+
+
+def mask_rule(source: Source, bands: Sequence[int]) -> MaskRule:
+    """How to mask ``bands`` of ``source`` without reading GDAL's mask bands.
+
+    Parameters
+    ----------
+    source : Source
+        The raster.
+    bands : list of int
+        Its bands to read.
+
+    Returns
+    -------
+    list or None
+        Per band, the nodata value its mask is made of (None: all valid),
+        when every band's mask comes from a nodata value the data type can
+        hold (or there is none); None when a band has another mask (an
+        internal mask, alpha), which rasterio must read.
+    """
+    rule = []
+    with dataset(source.path) as src:
+        for bidx in bands:
+            flags = set(src.mask_flag_enums[bidx - 1])
+            nodata = src.nodatavals[bidx - 1]
+            if flags == {MaskFlags.all_valid}:
+                rule.append(None)
+            elif flags == {MaskFlags.nodata} and _holds(src.dtypes[bidx - 1], nodata):
+                rule.append(nodata)
+            else:
+                return None
+    return rule
+
+
+def _holds(dtype: str, value: float) -> bool:
+    kind = np.dtype(dtype)
+    if kind.kind == "f":
+        return True
+    info = np.iinfo(kind)
+    return not math.isnan(value) and info.min <= value <= info.max and value == int(value)
+
+
+def _masked_by_nodata(data: NDArray, rule: list[Any]) -> np.ma.MaskedArray:
+    """``data`` masked where each band equals its nodata value (NaN matching NaN)."""
+    mask = np.zeros(data.shape, dtype=bool)
+    for index, nodata in enumerate(rule):
+        if nodata is None:
+            continue
+        band = data[index]
+        mask[index] = np.isnan(band) if math.isnan(nodata) else band == band.dtype.type(nodata)
+    return np.ma.masked_array(data, mask=mask)
 
 
 def _checked_result(result: Any, view: Sequence[int]) -> NDArray:
@@ -188,6 +248,9 @@ def output_profile(profile: dict[str, Any], dtype: str, count: int, nodata: Any)
 
     Georeferencing, tiling (when the input's tiles are GeoTIFF-compatible,
     multiples of 16), compression and interleaving come from ``profile``.
+    GDAL compresses the tiles on all CPUs (``NUM_THREADS``): the single
+    writer is the slowest stage of a cheap function (NDVI of the 6144 x 6144
+    benchmark raster with 2 workers: 2.8 s -> 2.5 s).
 
     Parameters
     ----------
@@ -212,7 +275,7 @@ def output_profile(profile: dict[str, Any], dtype: str, count: int, nodata: Any)
     if profile.get("tiled") and width and height and width % 16 == 0 and height % 16 == 0:
         result.update(blockxsize=width, blockysize=height)
     if profile.get("compress"):
-        result["compress"] = profile["compress"]
+        result.update(compress=profile["compress"], num_threads="all_cpus")
     if count > 1:
         result["interleave"] = profile.get("interleave", "pixel")
     return result
@@ -283,9 +346,9 @@ class _Sink:
 
 
 def _named_inputs(
-    inputs: Inputs, bands: Sequence[int] | Mapping[str, Sequence[int]] | None
-) -> tuple[dict[str, tuple[Source, list[int]]], bool]:
-    """Open the inputs; return name -> (source, band indexes) and whether they are named."""
+    inputs: Inputs, bands: Sequence[int] | Mapping[str, Sequence[int]] | None, masked: bool
+) -> tuple[dict[str, tuple[Source, list[int], MaskRule]], bool]:
+    """Open the inputs; return name -> (source, bands, mask rule) and whether they are named."""
     named = isinstance(inputs, Mapping)
     sources = dict(inputs) if named else {"data": inputs}
     if not sources:
@@ -304,8 +367,9 @@ def _named_inputs(
                 raise InvalidBandError(f"no band selected from {source.name}")
             for bidx in indexes:
                 check_band_index(bidx, source.count, source.name)
-        opened[name] = (source, [int(bidx) for bidx in indexes])
-    check_same_grid([(source.name, source.profile) for source, _ in opened.values()])
+        indexes = [int(bidx) for bidx in indexes]
+        opened[name] = (source, indexes, mask_rule(source, indexes) if masked else None)
+    check_same_grid([(source.name, source.profile) for source, _, _ in opened.values()])
     return opened, named
 
 
@@ -456,7 +520,7 @@ def apply(
     kwargs = dict(kwargs or {})
     _check_run_options(run_options)
     _check_function(func, kwargs, run_options)
-    opened, named = _named_inputs(inputs, bands)
+    opened, named = _named_inputs(inputs, bands, masked)
     first = next(iter(opened.values()))[0]
     dtype = None if dtype is None else np.dtype(dtype).name
     if output is not None and dtype is not None:
@@ -476,13 +540,13 @@ def apply(
                            min(256, len(opened) * gdal_cache_mb(block, profile)))
     run = partial(run_views, apply_block, jobs, queue_param="out_q", **run_options)
     logger.info("apply %s to %s, blocks of %s, border %s", getattr(func, "__name__", func),
-                [source.name for source, _ in opened.values()], block, border)
+                [source.name for source, _, _ in opened.values()], block, border)
     if output is None:
         sink = _Sink(None, profile, nodata, count)
         _run(run, sink)
         written = None
     else:
-        written = check_output_path(output, [source.path for source, _ in opened.values()])
+        written = check_output_path(output, [source.path for source, _, _ in opened.values()])
         with atomic_output(written) as temporary:
             sink = _Sink(temporary, profile, nodata, count)
             _run(run, sink)

@@ -121,6 +121,18 @@ def test_masked_arrays_and_nodata(raster, tmp_path):
         assert (out.read_masks(1) == 0).sum() == (expected == -9999.0).sum() > 0
 
 
+@pytest.mark.parametrize("nodata, fill, mask", [(-9999.0, None, False), (float("nan"), None, False),
+                                               (None, 0.0, True), (7.0, None, True)])
+def test_masked_arrays_equal_rasterio_masks(make_raster, tmp_path, nodata, fill, mask):
+    source = make_raster(count=2, nodata=nodata, fill=fill, mask=mask)
+    report = riogrande.apply(band_mean, source, None, masked=True, nodata=-1.0,
+                             block_size=(32, 32), nbrcpu=2)
+    with rasterio.open(source) as src:
+        expected = src.read(masked=True).mean(axis=0)
+    assert_allclose(report.array, expected.filled(-1.0), rtol=1e-6)
+    assert 0 < (report.array == -1.0).sum() < report.array.size
+
+
 def test_masked_needs_a_nodata_value(make_raster, tmp_path):
     plain = make_raster(count=1, nodata=None)
     with pytest.raises(InvalidNodataError, match="nodata="):
