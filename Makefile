@@ -56,11 +56,18 @@ test-qgis: $(VENV_QGIS)/.installed
 
 test: test-lib test-qgis
 
-bench: $(VENV)/.installed $(VENV_QGIS)/.installed
+# The benchmarks' optional baselines (rioxarray for the Dask NDVI).
+$(VENV)/.bench-installed: pyproject.toml | $(VENV)/.installed
+	$(VENV)/bin/python -m pip install -q -e '.[bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed $(VENV_QGIS)/.installed
 	$(VENV)/bin/python benchmarks/bench.py
 	$(VENV)/bin/python benchmarks/bench_outputs.py
 	$(VENV)/bin/python benchmarks/bench_dask.py
+	$(VENV)/bin/python benchmarks/bench_apply.py
 	$(VENV_QGIS)/bin/python benchmarks/bench_qgis.py
+	$(VENV_QGIS)/bin/python benchmarks/bench_qgis_calc.py
 
 # The QGIS plugin zip: one folder riogrande_qgis/ (metadata.txt, LICENSE, plugin, riogrande).
 plugin:
