@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 import rasterio
+from bench import warm_page_cache
 from data_gen import NODATA, ensure_raster
 from measure import run_measured
 
@@ -111,9 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=HERE / "results" / "apply.json")
     args = parser.parse_args(argv)
     raster = ensure_raster(args.data_dir, args.size)
-    with open(raster, "rb") as handle:  # every variant starts with the file in the page cache
-        while handle.read(64 * MB):
-            pass
+    warm_page_cache(raster)  # every variant starts with the file in the page cache
     measured: dict[str, list[dict[str, Any]]] = {}
     (args.data_dir / "out").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.data_dir / "out") as folder:

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import rasterio
+from bench import warm_page_cache
 from bench_qgis import install_plugin, run_in_process, run_qgis_process, start_qgis
 from data_gen import ensure_raster
 
@@ -44,7 +45,6 @@ HERE = Path(__file__).resolve().parent
 OURS = "riogrande:calc"
 TARGET = 3.0
 WORKERS = 2
-MB = 2**20
 
 
 def native_calculator() -> str:
@@ -111,9 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     application, provider = start_qgis()
     native = native_calculator()
     raster = ensure_raster(args.data_dir, args.size)
-    with open(raster, "rb") as handle:  # both start with the file in the page cache
-        while handle.read(64 * MB):
-            pass
+    warm_page_cache(raster)  # every variant starts with the file in the page cache
     results = {}
     (args.data_dir / "out").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.data_dir / "out") as folder:
