@@ -1,0 +1,163 @@
+"""The worker of :func:`riogrande.apply`: read a view of every input, call the function.
+
+Masks made of nodata values (the usual case) are computed from the data,
+without reading GDAL's mask bands (a masked read of the benchmark raster
+takes twice as long); any other mask (internal, alpha) is read by rasterio.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from rasterio.enums import MaskFlags
+
+from riogrande.helper import view_to_window
+from riogrande.io.checks import check_nodata
+from riogrande.io.exceptions import FunctionError, InvalidNodataError
+from riogrande.io.handles import dataset
+from riogrande.io.models import Source
+from riogrande.prepare import relative_view
+
+#: Per band, the nodata value its mask is made of (None: all valid); None: read the masks.
+MaskRule = list[Any] | None
+
+
+def apply_block(
+    func: Callable[..., Any],
+    inputs: dict[str, tuple[Source, list[int], MaskRule]],
+    named: bool,
+    view: Sequence[int],
+    inner_view: Sequence[int],
+    kwargs: dict[str, Any],
+    masked: bool,
+    dtype: str | None,
+    nodata: Any,
+    out_q: Any,
+) -> None:
+    """Read one view of every input, call ``func``, put the cropped result on ``out_q``.
+
+    The worker of :func:`apply` (it runs in the engine's workers).
+
+    Parameters
+    ----------
+    func : callable
+        ``func(data, **kwargs)``.
+    inputs : dict
+        Name -> (source, band indexes, mask rule of :func:`mask_rule`).
+    named : bool
+        Hand ``func`` a dict of arrays by name (else the one input's array).
+    view, inner_view : tuple of int
+        The view read (border included) and the part of it this block writes.
+    kwargs : dict
+        Keyword arguments of ``func``.
+    masked : bool
+        Read ``numpy.ma`` arrays (rasterio's masks) and write the masked
+        pixels of the result as ``nodata``.
+    dtype : str or None
+        Cast the result to this type.
+    nodata : int, float or None
+        Value of masked pixels in the output.
+    out_q : queue-like
+        Receives ``{"view": inner_view, "data": result}``.
+
+    Raises
+    ------
+    FunctionError
+        If ``func`` does not return an array of the block's shape.
+    InvalidNodataError
+        If masked pixels cannot be written as ``nodata`` in the result's type.
+    """
+    window = view_to_window(view)
+    arrays = {}
+    for name, (source, bands, rule) in inputs.items():
+        with source.data_reader(bands) as read:
+            if masked and rule is not None:  # masks from nodata values: no mask band to read
+                arrays[name] = _masked_by_nodata(read(window=window), rule)
+            else:
+                arrays[name] = read(window=window, masked=masked)
+    data = arrays if named else next(iter(arrays.values()))
+    result = _checked_result(func(data, **kwargs), view)
+    if dtype is not None:
+        result = result.astype(dtype, copy=False)
+    if isinstance(result, np.ma.MaskedArray):
+        result = _filled(result, nodata)
+    x, y, width, height = relative_view(view, inner_view)
+    out_q.put({"view": tuple(inner_view), "data": result[..., y:y + height, x:x + width]})
+
+
+
+def mask_rule(source: Source, bands: Sequence[int]) -> MaskRule:
+    """How to mask ``bands`` of ``source`` without reading GDAL's mask bands.
+
+    Parameters
+    ----------
+    source : Source
+        The raster.
+    bands : list of int
+        Its bands to read.
+
+    Returns
+    -------
+    list or None
+        Per band, the nodata value its mask is made of (None: all valid),
+        when every band's mask comes from a nodata value the data type can
+        hold (or there is none); None when a band has another mask (an
+        internal mask, alpha), which rasterio must read.
+    """
+    rule = []
+    with dataset(source.path) as src:
+        for bidx in bands:
+            flags = set(src.mask_flag_enums[bidx - 1])
+            nodata = src.nodatavals[bidx - 1]
+            if flags == {MaskFlags.all_valid}:
+                rule.append(None)
+            elif flags == {MaskFlags.nodata} and _holds(src.dtypes[bidx - 1], nodata):
+                rule.append(nodata)
+            else:
+                return None
+    return rule
+
+
+def _holds(dtype: str, value: float) -> bool:
+    kind = np.dtype(dtype)
+    if kind.kind == "f":
+        return True
+    info = np.iinfo(kind)
+    return not math.isnan(value) and info.min <= value <= info.max and value == int(value)
+
+
+def _masked_by_nodata(data: NDArray, rule: list[Any]) -> np.ma.MaskedArray:
+    """``data`` masked where each band equals its nodata value (NaN matching NaN)."""
+    mask = np.zeros(data.shape, dtype=bool)
+    for index, nodata in enumerate(rule):
+        if nodata is None:
+            continue
+        band = data[index]
+        mask[index] = np.isnan(band) if math.isnan(nodata) else band == band.dtype.type(nodata)
+    return np.ma.masked_array(data, mask=mask)
+
+
+def _checked_result(result: Any, view: Sequence[int]) -> NDArray:
+    if not isinstance(result, np.ndarray):
+        result = np.asanyarray(result)
+    shape = (int(view[3]), int(view[2]))
+    if result.ndim not in (2, 3) or result.shape[-2:] != shape:
+        raise FunctionError(
+            f"the function must return a (rows, cols) or (bands, rows, cols) array of the "
+            f"block's size {shape}, got shape {result.shape}"
+        )
+    return result
+
+
+def _filled(result: np.ma.MaskedArray, nodata: Any) -> NDArray:
+    if not np.ma.is_masked(result):
+        return np.ma.getdata(result)
+    if nodata is None:
+        raise InvalidNodataError("the result has masked pixels but no nodata value to write "
+                                 "them as; give nodata=")
+    check_nodata(nodata, result.dtype.name, "the result")
+    return np.ma.filled(result, nodata)
