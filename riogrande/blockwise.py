@@ -46,6 +46,7 @@ from riogrande.io.exceptions import (
 from riogrande.io.models import Source, check_band_index
 from riogrande.io.output import atomic_output, mask_profile
 from riogrande.masking import _check_written, open_source
+from riogrande.pool import Pool, is_remote
 from riogrande.prepare import as_size, create_views
 from riogrande.runner import is_kill, run_views
 
@@ -237,10 +238,12 @@ def _named_inputs(
 
 
 def _runs_in_processes(run_options: dict[str, Any]) -> bool:
-    """Whether the jobs are pickled with the standard pickle (a local or a caller's pool)."""
+    """Whether the jobs are pickled with the standard pickle (worker processes, a pool)."""
     executor = run_options.get("executor")
     if executor is None:
         return run_options.get("backend") != "threads"
+    if isinstance(executor, Pool):
+        return executor.backend != "threads"
     return isinstance(executor, ProcessPoolExecutor)
 
 
@@ -257,7 +260,7 @@ def _check_function(func: Any, kwargs: dict[str, Any], run_options: dict[str, An
             f"the function {name} (or its keyword arguments) cannot be sent to worker "
             f"processes ({type(error).__name__}: {error}). Define it at module level (not a "
             "lambda or a function defined inside another), or run it on threads: "
-            "executor=concurrent.futures.ThreadPoolExecutor(...)"
+            "backend='threads'"
         ) from None
 
 
@@ -306,9 +309,10 @@ def apply(
         ``func(data, **kwargs)`` returning a ``(rows, cols)`` or ``(bands,
         rows, cols)`` array of the block's size. ``data`` is the block's
         ``(bands, rows, cols)`` array for one input, or a dict of them by
-        name for several. On the local process pool it must pickle: define
-        it at module level (not a lambda or a nested function), or run on
-        threads (``executor=ThreadPoolExecutor(...)``).
+        name for several. On worker processes (the default) it must pickle:
+        define it at module level (not a lambda or a nested function), or
+        run on threads (``backend="threads"``: best for numpy code, which
+        releases the GIL).
     inputs : str, path-like, Source, or mapping of name to those
         One raster, or several on the same grid (size, transform, CRS),
         e.g. ``{"red": "b4.tif", "nir": "b8.tif"}``.
@@ -347,8 +351,10 @@ def apply(
         Keyword arguments of ``func``.
     **run_options
         Passed to :func:`~riogrande.runner.run_views`: ``nbrcpu``,
+        ``backend`` (``"processes"``, the default, or ``"threads"``),
         ``start_method``, ``executable``, ``progress``, ``cancel``,
-        ``executor``, ``gdal_cachemax_mb`` and any backend option it takes.
+        ``executor`` (a :class:`riogrande.Pool`, a ``concurrent.futures``
+        executor, a Dask client), ``gdal_cachemax_mb``.
 
     Returns
     -------
@@ -394,7 +400,7 @@ def apply(
     profile = first.profile
     workers = get_nbr_workers(run_options.get("nbrcpu"))
     block = resolve_block_size(block_size, profile, workers,
-                               remote=run_options.get("executor") is not None)
+                               remote=is_remote(run_options.get("executor")))
     views, inner_views = create_views(block, border, (profile["width"], profile["height"]))
     jobs = [{"func": func, "inputs": opened, "named": named, "view": view,
              "inner_view": inner, "kwargs": kwargs, "masked": masked, "dtype": dtype,

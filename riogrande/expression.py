@@ -35,6 +35,7 @@ from riogrande.blockwise import ApplyReport, apply
 from riogrande.io.exceptions import ExpressionError
 from riogrande.io.models import Source
 from riogrande.masking import open_source
+from riogrande.pool import check_backend
 
 #: Functions an expression may call: name -> (numpy function, fewest, most arguments).
 FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int]] = {
@@ -338,6 +339,10 @@ def calculate(
         ``(width, height)`` of a block.
     **run_options
         As in :func:`riogrande.apply` (``nbrcpu``, ``progress``, ``cancel``...).
+        Without ``backend``, ``start_method``, ``executable`` or ``executor``,
+        the blocks run in threads of this process: evaluating an expression
+        is numpy's work, which releases Python's GIL, and threads cost no
+        start-up.
 
     Returns
     -------
@@ -357,5 +362,9 @@ def calculate(
     used = {name: sources[name] for name in compiled.bands}
     if nodata is None:
         nodata = next(iter(sources.values())).profile.get("nodata")
+    backend = check_backend(run_options.get("backend"), run_options.get("start_method"),
+                            run_options.get("executable"))
+    if backend is None and run_options.get("executor") is None:
+        run_options["backend"] = "threads"
     return apply(compiled, used, output, bands=compiled.bands, dtype=dtype, nodata=nodata,
                  masked=nodata is not None, block_size=block_size, **run_options)

@@ -171,9 +171,25 @@ def test_threads_run_lambdas_and_local_functions(raster):
 
 
 def test_unpicklable_function_on_processes_is_a_clear_error(raster, tmp_path):
-    with pytest.raises(FunctionError, match="module level.*ThreadPoolExecutor"):
-        riogrande.apply(lambda data: data, raster, tmp_path / "x.tif")
+    for options in ({}, {"backend": "processes"}, {"start_method": "spawn"}):
+        with pytest.raises(FunctionError, match="module level.*backend='threads'"):
+            riogrande.apply(lambda data: data, raster, tmp_path / "x.tif", **options)
+    with riogrande.Pool(2) as pool, pytest.raises(FunctionError, match="module level"):
+        riogrande.apply(lambda data: data, raster, None, executor=pool)
     assert list(tmp_path.iterdir()) == [raster]
+
+
+def test_backends_and_a_kept_pool_give_the_same_result(raster):
+    expected = focal_mean5(read_all(raster))
+    threads = riogrande.apply(lambda data: focal_mean5(data), raster, None, border=2,
+                              backend="threads", block_size=(48, 48))
+    assert_allclose(threads.array, expected, rtol=1e-12)
+    for backend in ("threads", "processes"):
+        with riogrande.Pool(2, backend=backend) as pool:
+            for _ in range(2):
+                report = riogrande.apply(focal_mean5, raster, None, border=2, executor=pool,
+                                         block_size=(48, 48))
+                assert_allclose(report.array, expected, rtol=1e-12)
 
 
 def test_failing_function_names_the_view_and_leaves_nothing(raster, tmp_path):

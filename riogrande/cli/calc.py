@@ -12,6 +12,7 @@ from riogrande.cli.errors import library_errors
 from riogrande.cli.options import (
     NodataValue,
     RasterPath,
+    backend_opt,
     block_size_opt,
     check_output,
     json_opt,
@@ -92,6 +93,7 @@ def report_fields(report: Any) -> dict[str, Any]:
                    "(default: the first input's nodata value, else none).")
 @block_size_opt
 @workers_opt
+@backend_opt
 @json_opt
 @quiet_opt
 def calc(
@@ -103,6 +105,7 @@ def calc(
     nodata: int | float | None,
     block_size: tuple[int, int] | None,
     workers: int | None,
+    backend: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -135,7 +138,8 @@ def calc(
              IncompatibleRastersError: "'-i' / '--input'"}
     with library_errors(hints), ProgressBar("calc", enabled=not quiet) as progress:
         report = calculate(expression, named, output, dtype=dtype, nodata=nodata,
-                           block_size=block_size, nbrcpu=workers, progress=progress)
+                           block_size=block_size, nbrcpu=workers, backend=backend,
+                           progress=progress)
     if as_json:
         click.echo(json.dumps(report_fields(report)))
     elif not quiet:

@@ -57,6 +57,9 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
 
     #: Raster layer parameters whose files are read.
     raster_parameters: tuple[str, ...] = (INPUT,)
+    #: Run the blocks in threads of QGIS's process instead of worker processes started
+    #: with QGIS's Python (for work that releases Python's GIL: numpy, GDAL reads).
+    in_threads = False
 
     def tr(self, text: str) -> str:
         """Translate ``text`` in the plugin's context."""
@@ -213,10 +216,11 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
 
         ``run_options`` are the engine's ``block_size``, ``nbrcpu``,
         ``progress`` (to ``feedback.setProgress``), ``cancel``
-        (``feedback.isCanceled``) and where the blocks run: the provider's
-        warm pool of spawned workers on QGIS's Python (``executor``), or, when
-        another run has it, workers of its own (``start_method`` "spawn",
-        ``executable``).
+        (``feedback.isCanceled``) and where the blocks run: threads of QGIS's
+        process (``backend`` "threads") when :attr:`in_threads`; else the
+        provider's warm pool of spawned workers on QGIS's Python
+        (``executor``), or, when another run has it, workers of its own
+        (``start_method`` "spawn", ``executable``).
 
         Raises
         ------
@@ -226,15 +230,20 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
         """
         try:
             engine = load_engine()
-            python = find_python()
+            python = None if self.in_threads else find_python()
         except (MissingDependencyError, InterpreterNotFoundError) as error:
             raise QgsProcessingException(str(error)) from None
         if not hasattr(sys, "argv"):  # some embedded Pythons have none; spawn needs it
             sys.argv = [""]
         side = self.optional_int(parameters, self.BLOCK_SIZE, context)
         workers = self.parameterAsInt(parameters, self.WORKERS, context) or cpu_count()
-        feedback.pushInfo(self.tr("riogrande {} ({}), {} worker process(es) running {}").format(
-            engine.__version__, os.path.dirname(engine.__file__), workers, python))
+        if self.in_threads:
+            feedback.pushInfo(self.tr("riogrande {} ({}), {} worker thread(s)").format(
+                engine.__version__, os.path.dirname(engine.__file__), workers))
+        else:
+            feedback.pushInfo(self.tr("riogrande {} ({}), {} worker process(es) running {}"
+                                      ).format(engine.__version__,
+                                               os.path.dirname(engine.__file__), workers, python))
 
         def progress(done: int, total: int) -> None:
             feedback.setProgress(100.0 * done / total if total else 100.0)
@@ -247,12 +256,15 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
         }
         errors = engine.io.exceptions
         try:
-            with WARM_POOL.lend(engine, workers, python) as pool:
-                if pool is None:
-                    options.update(start_method="spawn", executable=python)
-                else:
-                    options.update(executor=pool)
-                report = call(engine, **options)
+            if self.in_threads:
+                report = call(engine, backend="threads", **options)
+            else:
+                with WARM_POOL.lend(engine, workers, python) as pool:
+                    if pool is None:
+                        options.update(start_method="spawn", executable=python)
+                    else:
+                        options.update(executor=pool)
+                    report = call(engine, **options)
         except errors.RunCancelledError:
             raise QgsProcessingException(self.tr("Cancelled: no output was written.")) from None
         except errors.RiograndeError as error:

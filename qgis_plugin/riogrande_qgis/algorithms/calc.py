@@ -33,6 +33,7 @@ class RasterCalculator(RiograndeAlgorithm):
     DATA_TYPES = ["float32", "float64", "uint8", "int8", "uint16", "int16", "uint32", "int32"]
 
     raster_parameters: tuple[str, ...] = ()
+    in_threads = True  # numpy evaluates the expression, releasing the GIL
 
     def name(self) -> str:
         """Algorithm id within the provider."""
@@ -73,8 +74,8 @@ class RasterCalculator(RiograndeAlgorithm):
             "Where a band the expression reads is nodata, the output is nodata: NODATA, "
             "empty = the first layer's nodata value (none if it has none). Integer bands are "
             "computed as 64-bit floats. All layers must share size, transform and CRS.\n"
-            "Block size: empty = a multiple of the file's tiles. Worker processes: default "
-            "all CPUs."
+            "Block size: empty = a multiple of the file's tiles. Workers (threads of QGIS's "
+            "process): default all CPUs."
         )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
