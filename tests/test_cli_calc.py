@@ -40,10 +40,11 @@ def read_masked(path):
         return src.read(masked=True)
 
 
-def test_ndvi_of_two_files(runner, red, nir, tmp_path):
+@pytest.mark.parametrize("backend", [[], ["--backend", "processes"]])
+def test_ndvi_of_two_files(runner, red, nir, tmp_path, backend):
     out = tmp_path / "ndvi.tif"
     result = invoke(runner, "(b - a) / (b + a)", "-i", f"a={red}", "-i", f"b={nir}", "-o", out,
-                    "-j", 2, "--block-size", 40, 24, "--json")
+                    "-j", 2, "--block-size", 40, 24, "--json", *backend)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert (report["dtype"], report["count"], report["nodata"]) == ("float32", 1, 0)
