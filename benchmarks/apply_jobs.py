@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/apply_jobs.py {floor,threads,apply,dask} RASTER OUTPUT
+    python benchmarks/apply_jobs.py {floor,threads,apply,apply-threads,dask} RASTER OUTPUT
 
 All compute ``(b2 - b1) / (b2 + b1)`` of the 4-band float32 benchmark
 raster, -9999 where either band is nodata, into a float32 GeoTIFF (tiled
@@ -14,6 +14,7 @@ raster, -9999 where either band is nodata, into a float32 GeoTIFF (tiled
 * ``threads``: a hand-written script: the same reads on 2 threads, NDVI,
   the main thread writes the blocks as they come;
 * ``apply``: :func:`riogrande.apply` with 2 worker processes;
+* ``apply-threads``: the same with ``backend="threads"``;
 * ``dask``: rioxarray's chunked read, xarray arithmetic, ``rio.to_raster``
   on Dask's threaded scheduler with 2 threads.
 
@@ -107,6 +108,13 @@ def apply(path, output):
     riogrande.apply(ndvi, path, output, bands=[1, 2], nodata=NODATA, nbrcpu=WORKERS)
 
 
+def apply_threads(path, output):
+    import riogrande
+
+    riogrande.apply(ndvi, path, output, bands=[1, 2], nodata=NODATA, nbrcpu=WORKERS,
+                    backend="threads")
+
+
 def dask(path, output):
     import threading
 
@@ -126,7 +134,8 @@ def dask(path, output):
                                  compress="deflate", lock=threading.Lock())
 
 
-VARIANTS = {"floor": floor, "threads": threads, "apply": apply, "dask": dask}
+VARIANTS = {"floor": floor, "threads": threads, "apply": apply, "apply-threads": apply_threads,
+            "dask": dask}
 
 
 def main(argv):

@@ -7,8 +7,9 @@ included, and peak RSS of the whole process tree, see ``measure.py``):
 
 (a) ``floor``: 2 threads reading every block, nothing else (``apply_jobs.py``);
 (b) ``threads``: a hand-written threaded rasterio script;
-(c) ``apply``: :func:`riogrande.apply`, 2 worker processes;
-(d) ``riogrande calc``: the command line, 2 workers;
+(c) ``apply``: :func:`riogrande.apply`, 2 worker processes, and ``apply threads``:
+    the same with ``backend="threads"``;
+(d) ``riogrande calc``: the command line, 2 worker threads (its default);
 (e) ``rio calc``: rasterio's calculator (one process);
 (f) ``gdal_calc.py``: GDAL's calculator (one process), where it is installed;
 (g) ``dask``: rioxarray + xarray on Dask's threaded scheduler (2 threads),
@@ -62,6 +63,8 @@ def commands(raster: Path, out: Path) -> dict[str, list[str]]:
         "floor": [python, str(JOBS), "floor", str(raster), str(out / "floor.tif")],
         "threads": [python, str(JOBS), "threads", str(raster), str(out / "threads.tif")],
         "apply": [python, str(JOBS), "apply", str(raster), str(out / "apply.tif")],
+        "apply threads": [python, str(JOBS), "apply-threads", str(raster),
+                          str(out / "apply_threads.tif")],
         "riogrande calc": [str(BIN / "riogrande"), "calc", NDVI_CALC, "-i", f"a={raster}",
                            "-o", str(out / "calc.tif"), "-j", "2", "-q", "--overwrite",
                            "--nodata", str(NODATA)],
@@ -81,10 +84,11 @@ def commands(raster: Path, out: Path) -> dict[str, list[str]]:
     return variants
 
 
-OUTPUTS = {"threads": "threads.tif", "apply": "apply.tif", "riogrande calc": "calc.tif",
+OUTPUTS = {"threads": "threads.tif", "apply": "apply.tif", "apply threads": "apply_threads.tif",
+           "riogrande calc": "calc.tif",
            "rio calc": "rio.tif", "gdal_calc.py": "gdal.tif", "dask": "dask.tif"}
 #: Variants that write -9999 where an input is nodata (rio calc has no such rule).
-WRITES_NODATA = {"threads", "apply", "riogrande calc", "gdal_calc.py", "dask"}
+WRITES_NODATA = {"threads", "apply", "apply threads", "riogrande calc", "gdal_calc.py", "dask"}
 
 
 def agrees(variant: str, reference: Path, output: Path) -> bool:
