@@ -58,6 +58,16 @@ def selector_reference(specs: list[tuple[Any, int, str]], extra: tuple[Any, int]
     return result
 
 
+def box_mean(data: np.ndarray, size: int) -> np.ndarray:
+    """``size`` x ``size`` mean of each band of ``(bands, rows, cols)``, edges repeated."""
+    radius = size // 2
+    padded = np.pad(data.astype("float64"), ((0, 0), (radius, radius), (radius, radius)),
+                    mode="edge")
+    rows, cols = data.shape[1:]
+    return sum(padded[:, dy:dy + rows, dx:dx + cols]
+               for dy in range(size) for dx in range(size)) / size**2
+
+
 def leftovers(folder: str | Path) -> list[str]:
     """Names of temporary or partial files in ``folder``."""
     return sorted(p.name for p in Path(folder).iterdir()

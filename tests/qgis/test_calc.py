@@ -86,46 +86,6 @@ def test_bad_expression_is_refused_before_any_work(expression, words, layers, ru
     assert not (tmp_path / "out.tif").exists() and leftovers(tmp_path) == []
 
 
-def test_in_a_model_after_computemask(make_raster, run_alg, tmp_path):
-    from qgis.core import (
-        QgsProcessingModelAlgorithm,
-        QgsProcessingModelChildAlgorithm,
-        QgsProcessingModelChildParameterSource,
-        QgsProcessingModelOutput,
-        QgsProcessingModelParameter,
-        QgsProcessingParameterRasterLayer,
-    )
-
-    model = QgsProcessingModelAlgorithm("mask then calc", "riogrande tests")
-    model.addModelParameter(QgsProcessingParameterRasterLayer("raster", "Raster"),
-                            QgsProcessingModelParameter("raster"))
-    source = QgsProcessingModelChildParameterSource
-    mask = QgsProcessingModelChildAlgorithm("riogrande:computemask")
-    mask.setChildId("mask")
-    mask.addParameterSources("INPUT", [source.fromModelParameter("raster")])
-    mask.addParameterSources("LOGIC", [source.fromStaticValue("any")])
-    calc = QgsProcessingModelChildAlgorithm("riogrande:calc")
-    calc.setChildId("calc")
-    calc.addParameterSources("INPUTS", [source.fromModelParameter("raster"),
-                                        source.fromChildOutput("mask", "OUTPUT")])
-    calc.addParameterSources("EXPRESSION", [source.fromStaticValue("where(b == 1, a[2], -1)")])
-    calc.addParameterSources("NODATA", [source.fromStaticValue(-9999)])
-    output = QgsProcessingModelOutput("calc_raster")
-    output.setChildId("calc")
-    output.setChildOutputName("OUTPUT")
-    calc.setModelOutputs({"calc_raster": output})
-    model.addChildAlgorithm(mask)
-    model.addChildAlgorithm(calc)
-    raster = make_raster(width=120, height=80, count=3, nodata=NODATA, seed=5)
-    results = run_alg(model, {"raster": str(raster), "calc:calc_raster": str(tmp_path / "m.tif")})
-    data = read_all(raster)
-    valid = (data != NODATA).all(axis=0)
-    expected = np.where(valid, data[1], -1).astype("float32")
-    expected[data[1] == NODATA] = NODATA  # band a[2] nodata: the output's nodata
-    with rasterio.open(results["calc:calc_raster"]) as src:
-        assert_array_equal(src.read(1), expected)
-
-
 def test_cancel_after_first_blocks(make_raster, run_alg, tmp_path):
     from tests.qgis.test_cancel import CancelAfterFirstBlocks, worker_processes
 

@@ -1,4 +1,4 @@
-"""The algorithms in a graphical model: computemask -> prepareselector."""
+"""The algorithms in graphical models: computemask -> prepareselector, computemask -> calc."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from qgis.core import (  # noqa: E402
 
 from riogrande.io.models import Band  # noqa: E402
 from riogrande.masking import write_mask, write_selector  # noqa: E402
-from tests.reference import mask_reference, selector_reference  # noqa: E402
+from tests.reference import mask_reference, read_all, selector_reference  # noqa: E402
 
 
 def child(algorithm_id: str, child_id: str, sources: dict) -> QgsProcessingModelChildAlgorithm:
@@ -71,3 +71,31 @@ def test_model_chaining_both_algorithms(make_raster, run_alg, tmp_path):
                 & (mask_reference(source, -9999.0, "any", [1, 2]) == 1))
     np.testing.assert_array_equal(produced, expected.astype(np.uint8))
     assert 0 < expected.sum() < expected.size
+
+
+def test_model_computemask_then_calc(make_raster, run_alg, tmp_path):
+    """raster -> computemask(any) -> calc over [raster, mask]: where(b == 1, a[2], -1)."""
+    model = QgsProcessingModelAlgorithm("mask then calc", "riogrande tests")
+    model.addModelParameter(QgsProcessingParameterRasterLayer("raster", "Raster"),
+                            QgsProcessingModelParameter("raster"))
+    static = QgsProcessingModelChildParameterSource.fromStaticValue
+    raster = QgsProcessingModelChildParameterSource.fromModelParameter("raster")
+    mask = child("riogrande:computemask", "mask", {"INPUT": raster, "LOGIC": static("any")})
+    calc = child("riogrande:calc", "calc", {"EXPRESSION": static("where(b == 1, a[2], -1)"),
+                                            "NODATA": static(-9999)})
+    calc.addParameterSources("INPUTS", [
+        raster, QgsProcessingModelChildParameterSource.fromChildOutput("mask", "OUTPUT")])
+    output = QgsProcessingModelOutput("calc_raster")
+    output.setChildId("calc")
+    output.setChildOutputName("OUTPUT")
+    calc.setModelOutputs({"calc_raster": output})
+    model.addChildAlgorithm(mask)
+    model.addChildAlgorithm(calc)
+    source = make_raster(width=120, height=80, count=3, nodata=-9999.0, seed=5)
+    results = run_alg(model, {"raster": str(source), "calc:calc_raster": str(tmp_path / "m.tif")})
+    data = read_all(source)
+    expected = np.where((data != -9999.0).all(axis=0), data[1], -1).astype("float32")
+    expected[data[1] == -9999.0] = -9999.0  # a[2] is nodata: the output's nodata
+    with rasterio.open(results["calc:calc_raster"]) as src:
+        np.testing.assert_array_equal(src.read(1), expected)
+    assert (expected == -1).any()
