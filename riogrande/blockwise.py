@@ -95,6 +95,14 @@ class ApplyReport:
     seconds: float
 
 
+def _dtype_name(dtype: Any) -> str:
+    try:
+        return np.dtype(dtype).name
+    except TypeError:
+        raise FunctionError(f"dtype={dtype!r} is not a data type; give e.g. 'float32' "
+                            "or 'uint8'") from None
+
+
 def _file_dtype(dtype: np.dtype) -> str:
     name = "uint8" if dtype.kind == "b" else dtype.name
     if not rasterio.dtypes.check_dtype(name):
@@ -391,7 +399,7 @@ def apply(
     _check_function(func, kwargs, run_options)
     opened, named = _named_inputs(inputs, bands, masked)
     first = next(iter(opened.values()))[0]
-    dtype = None if dtype is None else np.dtype(dtype).name
+    dtype = None if dtype is None else _dtype_name(dtype)
     if output is not None and dtype is not None:
         _file_dtype(np.dtype(dtype))
     nodata = _output_nodata(nodata, masked, first, dtype)

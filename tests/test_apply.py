@@ -227,6 +227,8 @@ def test_bad_inputs_are_refused_before_any_work(make_raster, raster, tmp_path):
         riogrande.apply(scaled, raster, raster)
     with pytest.raises(TypeError, match="unexpected keyword.*nbrcpus"):
         riogrande.apply(scaled, raster, tmp_path / "o.tif", nbrcpus=2)
+    with pytest.raises(FunctionError, match="not a data type"):
+        riogrande.apply(positive, raster, None, dtype="float33")
     with pytest.raises(FunctionError, match="float16"):
         riogrande.apply(positive, raster, tmp_path / "o.tif", dtype="float16")
     with pytest.raises(riogrande.RiograndeError, match="not found"):
