@@ -15,7 +15,9 @@ included, and peak RSS of the whole process tree, see ``measure.py``):
 (g) ``dask``: rioxarray + xarray on Dask's threaded scheduler (2 threads),
     where rioxarray is installed.
 
-The variants alternate in each repetition; medians are printed with ratios
+Every variant writes with the same creation options (``apply_jobs.CREATION``:
+tiled 512, DEFLATE level 1 on all CPUs, as riogrande does). The variants
+alternate in each repetition; medians are printed with ratios
 to the floor and written to ``benchmarks/results/apply.json``. Every output
 is compared with the hand-written script's on the pixels both hold as valid
 (and on which pixels are nodata, for the variants that write it). The exit
@@ -42,6 +44,7 @@ from typing import Any
 
 import numpy as np
 import rasterio
+from apply_jobs import CREATION
 from bench import warm_page_cache
 from data_gen import NODATA, ensure_raster
 from measure import run_measured
@@ -69,16 +72,17 @@ def commands(raster: Path, out: Path) -> dict[str, list[str]]:
                            "-o", str(out / "calc.tif"), "-j", "2", "-q", "--overwrite",
                            "--nodata", str(NODATA)],
         "rio calc": [str(BIN / "rio"), "calc", NDVI_RIO, str(raster), str(out / "rio.tif"),
-                     "--dtype", "float32", "--overwrite", "--co", "compress=deflate",
-                     "--co", "tiled=true", "--co", "blockxsize=512", "--co", "blockysize=512"],
+                     "--dtype", "float32", "--overwrite",
+                     *(item for key, value in CREATION.items()
+                       for item in ("--co", f"{key}={str(value).lower()}"))],
     }
     gdal_calc = shutil.which("gdal_calc.py") or shutil.which("gdal_calc")
     if gdal_calc:
         variants["gdal_calc.py"] = [
             gdal_calc, "-A", str(raster), "--A_band=1", "-B", str(raster), "--B_band=2",
             "--calc=(B-A)/(B+A)", f"--outfile={out / 'gdal.tif'}", "--type=Float32",
-            f"--NoDataValue={NODATA}", "--co=COMPRESS=DEFLATE", "--co=TILED=YES",
-            "--overwrite", "--quiet"]
+            f"--NoDataValue={NODATA}", "--overwrite", "--quiet",
+            *(f"--co={key.upper()}={str(value).upper()}" for key, value in CREATION.items())]
     if importlib.util.find_spec("rioxarray") is not None:
         variants["dask"] = [python, str(JOBS), "dask", str(raster), str(out / "dask.tif")]
     return variants
