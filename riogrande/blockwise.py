@@ -44,8 +44,10 @@ from riogrande.io.exceptions import (
     OutputError,
 )
 from riogrande.io.models import Source, check_band_index
-from riogrande.io.output import atomic_output, mask_profile
-from riogrande.masking import _check_written, open_source
+from riogrande.io.output import atomic_output
+from riogrande.masking import open_source
+from riogrande.outputs.profiles import mask_profile
+from riogrande.outputs.written import check_written
 from riogrande.pool import Pool, is_remote
 from riogrande.prepare import as_size, create_views
 from riogrande.runner import is_kill, run_views
@@ -427,7 +429,7 @@ def apply(
         with atomic_output(written) as temporary:
             sink = _Sink(temporary, profile, nodata, count)
             _run(run, sink)
-            _check_written(temporary, written)
+            check_written(temporary, written)
     return ApplyReport(written, sink.array, sink.dtype, sink.count, nodata, block, len(views),
                        workers, time.perf_counter() - started)
 
