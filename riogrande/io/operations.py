@@ -35,6 +35,12 @@ logger = logging.getLogger(__name__)
 STORAGE_DOMAINS = ("IMAGE_STRUCTURE", "DERIVED_SUBDATASETS")
 
 
+def _scaled(transform: Affine, x_factor: float, y_factor: float) -> Affine:
+    """``transform`` with pixels ``x_factor`` wider and ``y_factor`` taller (same origin)."""
+    a, b, c, d, e, f = tuple(transform)[:6]
+    return Affine(a * x_factor, b * y_factor, c, d * x_factor, e * y_factor, f)
+
+
 def load_block(
     source: str | os.PathLike[str],
     view: Sequence[int] | None = None,
@@ -87,7 +93,7 @@ def load_block(
             shape = (rows, cols) if isinstance(indexes, int) else (len(indexes), rows, cols)
             read_kwargs = {"out_shape": shape,
                            "resampling": scaling_params.get("method", Resampling.bilinear)}
-            transform = transform * Affine.scale(width / cols, height / rows)
+            transform = _scaled(transform, width / cols, height / rows)
         with read_errors(name, window):
             data = img.read(indexes, window=window, **read_kwargs)
         return {"data": data, "transform": transform, "orig_profile": img.profile.copy()}
