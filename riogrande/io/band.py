@@ -78,8 +78,7 @@ class Band:
             self.set_mask_reader(_use_mask)
 
     def __repr__(self) -> str:
-        index = self._bidx if self._bidx is not None else "by tags"
-        return f"Band({self.source!r}, bidx={index}, tags={self.tags})"
+        return f"Band({self.source!r}, bidx={self._bidx}, tags={self.tags})"
 
     def _key(self) -> tuple:
         return (self.source, self._bidx, json.dumps(serialize(self.tags), sort_keys=True),

@@ -130,7 +130,8 @@ def pair_operation(
 
     The arithmetic runs in a wide type (int64 or float64, or ``dtype`` of
     ``np_kwargs``), so nothing wraps around; a result the output band's
-    type cannot hold raises instead of being stored wrong. ``out_band``
+    type cannot hold raises before anything is written (the blocks are
+    computed twice: checked, then written). ``out_band``
     defaults to ``band`` (updated in place); a new file is created on the
     grid of ``band`` and appears once complete.
 
@@ -170,8 +171,14 @@ def pair_operation(
         out_bidx = out_band._index(out) if out_band.source.exists else out_band._bidx or 1
         kwargs = {"dtype": _wide_type(first.dtypes[bidx - 1], second.dtypes[other_bidx - 1]),
                   **np_kwargs}
-        for window, _ in _blocks(first, bidx):
-            result = operation(first.read(bidx, window=window),
-                               second.read(other_bidx, window=window), **kwargs)
-            out.write(_fit(result, out.dtypes[out_bidx - 1], out_band.source.name), out_bidx,
-                      window=window)
+
+        def results() -> Iterator[tuple[Any, NDArray]]:
+            for window, _ in _blocks(first, bidx):
+                yield window, operation(first.read(bidx, window=window),
+                                        second.read(other_bidx, window=window), **kwargs)
+
+        out_dtype, out_name = out.dtypes[out_bidx - 1], out_band.source.name
+        for _, result in results():  # check every block before anything is written
+            _fit(result, out_dtype, out_name)
+        for window, result in results():
+            out.write(result.astype(out_dtype), out_bidx, window=window)
