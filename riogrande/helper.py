@@ -1,4 +1,11 @@
-"""Small building blocks: windows, per-block mask logic, worker counts, contexts, tags."""
+"""Small building blocks: windows, per-block mask logic, worker counts, contexts, tags.
+
+The raster compatibility checks (:func:`~riogrande.compatibility.check_compatibility`,
+:func:`~riogrande.compatibility.check_crs`, :func:`~riogrande.compatibility.check_units`,
+:func:`~riogrande.compatibility.check_resolution`) and the data type helpers
+(:func:`~riogrande.dtypes.convert_to_dtype`, :func:`~riogrande.dtypes.dtype_range`) are
+importable from here too.
+"""
 
 from __future__ import annotations
 

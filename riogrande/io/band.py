@@ -14,7 +14,7 @@ from rasterio.windows import Window
 
 from riogrande.helper import serialize
 from riogrande.io import operations, pixels
-from riogrande.io.create import new_raster, open_options
+from riogrande.io.create import new_raster, open_existing
 from riogrande.io.exceptions import InvalidMaskSelectorError
 from riogrande.io.handles import dataset, read_errors
 from riogrande.io.lookup import check_band_index
@@ -196,8 +196,7 @@ class Band:
         callable
             ``read(window=None, **read_kwargs)`` returning ``(rows, cols)``.
         """
-        mode = open_kwargs.pop("mode", "r")
-        with dataset(self.source.name, mode, **open_options(open_kwargs)) as src:
+        with open_existing(self.source.name, open_kwargs) as src:
             bidx = self._index(src, match)
 
             def read(window: Window | None = None, **read_kwargs: Any) -> NDArray:
@@ -240,7 +239,7 @@ class Band:
             profile = self._new_file_profile(open_kwargs)
             opened = new_raster(self.source.name, **profile)
         else:
-            opened = dataset(self.source.name, "r+", **open_options(open_kwargs))
+            opened = open_existing(self.source.name, {**open_kwargs, "mode": "r+"})
         with opened as dst:
             bidx = self._index(dst, match) if mode not in ("w", "w+") else self._bidx or 1
 
@@ -263,8 +262,7 @@ class Band:
             ``read(window=None)`` returning a ``uint8`` ``(rows, cols)`` mask,
             0 where masked, 255 where valid.
         """
-        mode = open_kwargs.pop("mode", "r")
-        with dataset(self.source.name, mode, **open_options(open_kwargs)) as src:
+        with open_existing(self.source.name, open_kwargs) as src:
             bidx = self._index(src, match)
 
             def read(window: Window | None = None, **read_kwargs: Any) -> NDArray:

@@ -1,4 +1,4 @@
-"""Creating a raster from a profile, atomically, and separating profiles from open options."""
+"""Opening rasters with a caller's keywords, and creating them from a profile, atomically."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import rasterio
 from rasterio.errors import RasterioError
 
 from riogrande.io.exceptions import OutputError, UnknownExtensionError
+from riogrande.io.handles import dataset
 from riogrande.io.output import atomic_output
 
 #: Keys of a rasterio profile (and GeoTIFF creation options) that mean
@@ -41,6 +42,28 @@ def open_options(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     dict
     """
     return {key: value for key, value in kwargs.items() if key.lower() not in PROFILE_KEYS}
+
+
+def open_existing(
+    path: str | os.PathLike[str], open_kwargs: Mapping[str, Any], default_mode: str = "r"
+) -> Any:
+    """Open an existing raster (:func:`~riogrande.io.handles.dataset`) with a caller's keywords.
+
+    Parameters
+    ----------
+    path : str or path-like
+    open_kwargs : mapping
+        ``mode`` (``default_mode`` when absent) and open options; profile
+        entries are dropped (:func:`open_options`).
+    default_mode : str, default "r"
+
+    Returns
+    -------
+    context manager
+        Yielding the open dataset.
+    """
+    kwargs = dict(open_kwargs)
+    return dataset(path, kwargs.pop("mode", default_mode), **open_options(kwargs))
 
 
 def driver_for(path: str | os.PathLike[str]) -> str:

@@ -16,7 +16,7 @@ from rasterio.windows import Window
 
 from riogrande.helper import check_compatibility
 from riogrande.io import operations
-from riogrande.io.create import new_raster, open_options
+from riogrande.io.create import new_raster, open_existing
 from riogrande.io.exceptions import InvalidModeError, OutputError, SourceNotSavedError
 from riogrande.io.handles import dataset, is_virtual, read_errors
 from riogrande.io.lookup import SourceLookupMixin, check_band_index
@@ -321,7 +321,7 @@ class Source(SourceLookupMixin):
             raise InvalidModeError(
                 f"cannot open {self.name} in mode {mode!r}: use one of "
                 f"{self._mode_reading + self._mode_writing}")
-        with dataset(self.name, mode, **open_options(kwargs)) as src:
+        with open_existing(self.name, {**kwargs, "mode": mode}) as src:
             yield src
 
     def _band_indexes(self, src: Any, bands: Sequence[Band | int] | None) -> list[int]:
@@ -354,8 +354,7 @@ class Source(SourceLookupMixin):
         callable
             ``read(window=None, **read_kwargs)`` returning ``(len(bands), rows, cols)``.
         """
-        mode = open_kwargs.pop("mode", "r")
-        with dataset(self.name, mode, **open_options(open_kwargs)) as src:
+        with open_existing(self.name, open_kwargs) as src:
             indexes = self._band_indexes(src, bands)
 
             def read(window: Window | None = None, **read_kwargs: Any) -> NDArray:
@@ -373,8 +372,7 @@ class Source(SourceLookupMixin):
         callable
             ``write(array, window=None)`` with a ``(bands, rows, cols)`` array.
         """
-        open_kwargs.pop("mode", None)
-        with dataset(self.name, "r+", **open_options(open_kwargs)) as dst:
+        with open_existing(self.name, {**open_kwargs, "mode": "r+"}) as dst:
 
             def write(array: NDArray, window: Window | None = None) -> None:
                 dst.write(np.asarray(array), window=window)
@@ -391,8 +389,7 @@ class Source(SourceLookupMixin):
             ``read(window=None)`` returning a ``uint8`` ``(rows, cols)`` mask,
             0 where masked, 255 where valid.
         """
-        mode = open_kwargs.pop("mode", "r")
-        with dataset(self.name, mode, **open_options(open_kwargs)) as src:
+        with open_existing(self.name, open_kwargs) as src:
 
             def read(window: Window | None = None, **read_kwargs: Any) -> NDArray:
                 with read_errors(self.name, window):
@@ -417,9 +414,8 @@ class Source(SourceLookupMixin):
             ``write(mask, window=None)`` with a ``(rows, cols)`` mask, 0 where
             masked, non-zero where valid.
         """
-        open_kwargs.pop("mode", None)
         with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
-            with dataset(self.name, "r+", **open_options(open_kwargs)) as dst:
+            with open_existing(self.name, {**open_kwargs, "mode": "r+"}) as dst:
 
                 def write(mask: NDArray, window: Window | None = None) -> None:
                     mask = np.asarray(mask)
