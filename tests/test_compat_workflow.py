@@ -129,3 +129,19 @@ def test_coonfit_like_workflow(tmp_path):
     reference = np.rint((model_expected.astype(np.float64) - low) / (high - low) * 255)
     assert np.array_equal(scaled[selector], reference[selector].astype(np.uint8))
     assert leftovers(tmp_path) == []
+
+
+def test_bands_chosen_by_tags_only_run_in_workers(tmp_path):
+    predictors_path, _ = make_inputs(tmp_path)
+    data = read_all(predictors_path)
+    stack = Source(predictors_path)
+    for bidx, category in enumerate(CATEGORIES, start=1):
+        stack.set_tags(bidx, {"category": category})
+    bands = [Band(stack, tags={"category": category}) for category in ("aspect", "elevation")]
+    assert all(band._bidx is None for band in bands)
+    selector = prepare_selector(*bands, block_size=BLOCK, nbrcpu=2, start_method="spawn")
+    assert np.array_equal(selector, ~np.isnan(data[[2, 0]]).any(axis=0))
+    output = tmp_path / "mask.tif"
+    compute_mask(stack, BLOCK, nodata=np.nan, logic="any", bands=bands[:1], output=output,
+                 nbrcpu=2)
+    assert np.array_equal(read_all(output)[0], (~np.isnan(data[2])).astype(np.uint8))
