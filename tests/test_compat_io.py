@@ -45,6 +45,10 @@ def test_io_exports():
         assert hasattr(riogrande.io, name), name
         assert name in dir(riogrande.io)
     assert riogrande.io.Source is riogrande.Source and riogrande.io.Band is riogrande.Band
+    from riogrande.io import core
+
+    assert core.NS == "GEORACOON" and core.load_block is load_block
+    assert core.compress_tif is compress_tif and core._get_tags is riogrande.io._get_tags
     with pytest.raises(AttributeError):
         riogrande.io.no_such_name  # noqa: B018
 
