@@ -249,3 +249,11 @@ def test_band_status_properties(make_raster, tmp_path):
     assert Band(path, 2).index_exists and Band(path, 2).source_exists
     assert not Band(path, 3).index_exists and not Band(path).index_exists
     assert not Band(tmp_path / "none.tif", 1).source_exists
+
+
+def test_bands_with_any_tag_values_compare_and_hash():
+    source = Source("a.tif")
+    band = Band(source, 1, {"n": np.int64(3), "a": np.arange(2), "s": {1, 2}})
+    assert band == Band(source, 1, {"n": 3, "a": [0, 1], "s": {1, 2}})
+    assert hash(band) == hash(Band(source, 1, {"n": 3, "a": [0, 1], "s": {1, 2}}))
+    assert band != Band(source, 1, {"n": 4, "a": [0, 1], "s": {1, 2}})

@@ -206,3 +206,16 @@ def test_bands_with_list_tags_are_hashable_keys(make_raster):
     results = {band: band.tags["order"] for band in bands}
     assert results[Source(path).get_band(category="slope")] == 2
     assert len(set(bands)) == 3
+
+
+def test_tags_of_a_band_that_does_not_exist(make_raster):
+    path = package_tagged(make_raster)
+    for bidx in (4, 10):
+        for _ in range(3):
+            with pytest.raises(BandSelectionNoMatchError, match=str(bidx)):
+                Source(path).get_tags(bidx)
+            with pytest.raises(BandSelectionNoMatchError):
+                Source(path).get_tag_values("category", bidx=[1, bidx])
+    with rasterio.open(path) as src:
+        assert _get_bidx_by_tag(src, indexes=np.int64(2)) == 2
+        assert _get_bidx_by_tag(src, indexes=(np.int32(3), 1)) == [3, 1]

@@ -12,7 +12,6 @@ import numpy as np
 from numpy.typing import NDArray
 from rasterio.windows import Window
 
-from riogrande.helper import serialize
 from riogrande.io import operations, pixels
 from riogrande.io.create import new_raster, open_existing
 from riogrande.io.exceptions import InvalidMaskSelectorError
@@ -30,6 +29,15 @@ def _window_shape(window: Window | None, shape: tuple[int, int]) -> tuple[int, i
     if window is None:
         return shape
     return int(window.height), int(window.width)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON stand-in for a tag value JSON cannot hold (to compare and hash bands)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return repr(value)
 
 
 def _candidate_tags(tags: dict[str, Any], match: str | int | Sequence[str] | None) -> dict:
@@ -81,7 +89,7 @@ class Band:
         return f"Band({self.source!r}, bidx={self._bidx}, tags={self.tags})"
 
     def _key(self) -> tuple:
-        return (self.source, self._bidx, json.dumps(serialize(self.tags), sort_keys=True),
+        return (self.source, self._bidx, json.dumps(self.tags, sort_keys=True, default=_plain),
                 self.mask_use)
 
     def __eq__(self, other: object) -> bool:

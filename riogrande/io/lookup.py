@@ -87,6 +87,8 @@ class SourceLookupMixin:
         dict
         """
         with dataset(self.name) as src:
+            if bidx:
+                check_band_index(bidx, src.count, self.name)
             return self._file_tags(src, bidx)
 
     def get_tag_values(

@@ -19,6 +19,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from riogrande.helper import deserialize, match_all, sanitize, serialize
 from riogrande.io.exceptions import BandSelectionAmbiguousError, BandSelectionNoMatchError
 from riogrande.io.handles import dataset
@@ -108,11 +110,13 @@ _find_bidxs = find_bidxs
 def _check_indexes(src: Any, indexes: Any) -> int | list[int]:
     wanted = indexes if isinstance(indexes, (list, tuple)) else [indexes]
     for bidx in wanted:
-        if isinstance(bidx, bool) or not isinstance(bidx, int) or bidx not in src.indexes:
+        if isinstance(bidx, bool) or not isinstance(bidx, (int, np.integer)) or (
+            bidx not in src.indexes
+        ):
             raise BandSelectionNoMatchError(
                 f"band {bidx!r} does not exist in {src.name}: it has bands {list(src.indexes)}"
             )
-    return list(indexes) if isinstance(indexes, (list, tuple)) else int(indexes)
+    return [int(bidx) for bidx in wanted] if isinstance(indexes, (list, tuple)) else int(indexes)
 
 
 def bidx_by_tags(src: Any, ns: str = NS, **tags: Any) -> int | list[int]:
