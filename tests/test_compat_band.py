@@ -257,3 +257,5 @@ def test_bands_with_any_tag_values_compare_and_hash():
     assert band == Band(source, 1, {"n": 3, "a": [0, 1], "s": {1, 2}})
     assert hash(band) == hash(Band(source, 1, {"n": 3, "a": [0, 1], "s": {1, 2}}))
     assert band != Band(source, 1, {"n": 4, "a": [0, 1], "s": {1, 2}})
+    text = repr(Band(source, 2, {"category": "x"}))
+    assert "a.tif" in text and "bidx=2" in text and "'category': 'x'" in text
