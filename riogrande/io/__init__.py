@@ -39,6 +39,8 @@ _EXPORTS = {
     "_get_bidx_by_tag": "riogrande.io.tags",
 }
 
+__all__ = [name for name in _EXPORTS if not name.startswith("_")]
+
 
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
