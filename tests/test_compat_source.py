@@ -218,3 +218,19 @@ def test_combine_views_band_of_another_file(tmp_path):
                            "band": Band(tmp_path / "b.tif", 1)}, queue.Queue())
     with pytest.raises(OutputError, match="output_file"):
         combine_views({"profile": profile()}, queue.Queue())
+
+
+def test_export_mask_and_get_mask(make_raster):
+    path = make_raster(count=2, dtype="uint8", compress=None)
+    valid = np.zeros((61, 97), dtype=np.uint8)
+    valid[10:40, 20:90] = 7
+    source = Source(path)
+    source.export_mask(valid)
+    with rasterio.open(path) as src:
+        assert np.array_equal(src.dataset_mask(), np.where(valid != 0, 255, 0))
+        assert src.mask_flag_enums[1] == [MaskFlags.per_dataset]
+    window = rasterio.windows.Window(15, 5, 30, 20)
+    assert np.array_equal(source.get_mask(window=window),
+                          np.where(valid != 0, 255, 0)[5:25, 15:45])
+    assert source.get_mask(okwargs={"mode": "r"}).dtype == np.uint8
+    assert not path.with_name(path.name + ".msk").exists()
