@@ -193,6 +193,7 @@ def test_add_and_subtract_into_bands(make_raster, tmp_path):
     out = Band(Source(tmp_path / "diff.tif", profile={"dtype": "int16"}), 1)
     Band(first, 1).subtract(Band(second, 1), out_band=out)
     with rasterio.open(out.source.path) as src:
+        assert src.count == 1  # not the two bands of the first input
         assert src.dtypes[0] == "int16" and np.array_equal(src.read(1), a - b)
         assert src.transform == TRANSFORM
     total = Band(Source(tmp_path / "sum.tif", profile={"dtype": "uint16"}), 1)

@@ -159,8 +159,9 @@ def pair_operation(
         if out_band.source.exists:
             out = stack.enter_context(dataset(out_band.source.name, "r+"))
         else:
-            profile = {**band.source.import_profile(update_self=False), **out_band.source.profile}
-            profile["count"] = max(int(profile.get("count", 1)), out_band._bidx or 1)
+            wanted = out_band.source.profile
+            profile = {**band.source.import_profile(update_self=False), **wanted,
+                       "count": max(int(wanted.get("count", 1)), out_band._bidx or 1)}
             out = stack.enter_context(new_raster(out_band.source.name, **profile))
         opened = {name: out if name == out_band.source.name
                   else stack.enter_context(dataset(name)) for name in names}
