@@ -1,17 +1,33 @@
-"""Small building blocks: windows, per-block mask logic, worker counts, contexts."""
+"""Small building blocks: windows, per-block mask logic, worker counts, contexts, tags.
+
+The raster compatibility checks (:func:`~riogrande.compatibility.check_compatibility`,
+:func:`~riogrande.compatibility.check_crs`, :func:`~riogrande.compatibility.check_units`,
+:func:`~riogrande.compatibility.check_resolution`) and the data type helpers
+(:func:`~riogrande.dtypes.convert_to_dtype`, :func:`~riogrande.dtypes.dtype_range`) are
+importable from here too.
+"""
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 from numpy.typing import NDArray
 from rasterio.windows import Window
 
+from riogrande.compatibility import (  # noqa: F401 (part of this module's interface)
+    check_compatibility,
+    check_crs,
+    check_resolution,
+    check_units,
+)
+from riogrande.dtypes import convert_to_dtype, dtype_range  # noqa: F401 (idem)
 from riogrande.io.exceptions import UnsupportedLogicError
 
 if TYPE_CHECKING:
@@ -228,3 +244,152 @@ def get_or_set_context(method: str | None = None, *, executable: str | None = No
     from riogrande._interpreter import InterpreterSpawnContext
 
     return InterpreterSpawnContext(executable)
+
+
+def _json_default(value: Any) -> Any:
+    """Make numpy scalars and arrays JSON-serialisable (as Python numbers and lists)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"tag value {value!r} of type {type(value).__name__} is not JSON-serialisable")
+
+
+def _json_loads(text: str) -> Any:
+    """Decode JSON text; text that is not JSON (written by another tool) stays a string."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return text
+
+
+def serialize(tags: Mapping[str, Any]) -> dict[str, str]:
+    """Encode every tag value as JSON text.
+
+    Parameters
+    ----------
+    tags : mapping
+        Values that JSON can hold; numpy scalars and arrays are accepted too.
+
+    Returns
+    -------
+    dict of str to str
+
+    Raises
+    ------
+    TypeError
+        For a value JSON cannot hold.
+    """
+    return {str(key): json.dumps(value, default=_json_default) for key, value in tags.items()}
+
+
+def deserialize(tags: Mapping[str, str]) -> dict[str, Any]:
+    """Decode JSON tag values; a value that is not JSON text is kept as the string it is.
+
+    Parameters
+    ----------
+    tags : mapping of str to str
+
+    Returns
+    -------
+    dict
+    """
+    return {key: _json_loads(value) for key, value in tags.items()}
+
+
+def sanitize(tags: Mapping[str, Any]) -> dict[str, Any]:
+    """Normalise tag values as they read back from a file (tuples become lists, ...).
+
+    Parameters
+    ----------
+    tags : mapping
+
+    Returns
+    -------
+    dict
+        ``deserialize(serialize(tags))``.
+    """
+    return deserialize(serialize(tags))
+
+
+def match_all(targets: Mapping[str, Any], tags: Mapping[str, Any]) -> bool:
+    """Tell whether every key of ``targets`` is in ``tags`` with an equal value.
+
+    Parameters
+    ----------
+    targets, tags : mapping
+
+    Returns
+    -------
+    bool
+        True for empty ``targets``.
+    """
+    return all(key in tags and tags[key] == value for key, value in targets.items())
+
+
+def match_any(targets: Mapping[str, Any], tags: Mapping[str, Any]) -> bool:
+    """Tell whether at least one key of ``targets`` is in ``tags`` with an equal value.
+
+    Parameters
+    ----------
+    targets, tags : mapping
+
+    Returns
+    -------
+    bool
+        False for empty ``targets``.
+    """
+    return any(key in tags and tags[key] == value for key, value in targets.items())
+
+
+def count_contribution(data: NDArray, selector: NDArray | None, no_data: Any = 0) -> int:
+    """Count the selected cells of ``data`` that hold data.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+    selector : numpy.ndarray of bool or None
+        Cells to consider (all when None), same shape as ``data``.
+    no_data : int or float, default 0
+        The value of empty cells; NaN matches NaN.
+
+    Returns
+    -------
+    int
+    """
+    valid = _not_nodata(np.asarray(data), no_data)
+    if selector is not None:
+        valid &= np.asarray(selector, dtype=bool)
+    return int(np.count_nonzero(valid))
+
+
+def output_filename(
+    base_name: str | os.PathLike[str],
+    out_type: str,
+    blur_params: Mapping[str, float] | None = None,
+) -> str:
+    """Name an output file after its input: ``<stem>_<out_type>[_<key>_<value>...]<ext>``.
+
+    Parameters
+    ----------
+    base_name : str or path-like
+        The input file name (its folder is not part of the result).
+    out_type : str
+        What the output holds, e.g. ``"entropy"``.
+    blur_params : mapping, optional
+        Parameters appended as ``_<key>_<round(value)>``, in order.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> output_filename("data/lst.tif", "blur", {"sigma": 2.4})
+    'lst_blur_sigma_2.tif'
+    """
+    path = Path(base_name)
+    parts = [path.stem, out_type]
+    for key, value in (blur_params or {}).items():
+        parts += [str(key), str(round(value))]
+    return "_".join(parts) + path.suffix

@@ -42,6 +42,12 @@ def band_sum(data: np.ndarray) -> np.ndarray:
     return np.asarray(data, dtype=np.float64).sum(axis=0)
 
 
+def linear_model(data: np.ndarray, weights: list[float], offset: float = 0.0) -> np.ndarray:
+    """``offset + sum(weights[i] * data[i])`` in float64: a fitted model applied to predictors."""
+    bands = np.asarray(data, dtype=np.float64)
+    return offset + np.tensordot(np.asarray(weights, dtype=np.float64), bands, axes=1)
+
+
 def first_band_above(array: np.ndarray, nodata: Any, threshold: float = 50.0) -> np.ndarray:
     """A mask logic: valid where band 1 is above ``threshold`` and not nodata."""
     first = np.asarray(array[0], dtype=np.float64)

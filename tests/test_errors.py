@@ -354,5 +354,10 @@ def test_bad_run_options(make_raster, tmp_path, unchanged):
 
 
 def test_source_object_errors(tmp_path):
-    with pytest.raises(SourceNotFoundError):
-        Source(tmp_path / "nothing.tif").profile  # noqa: B018
+    missing = Source(tmp_path / "nothing.tif")
+    assert missing.profile == {}  # a file still to be created (init_source) has an empty profile
+    for attribute in ("shape", "count"):
+        with pytest.raises(SourceNotFoundError, match="nothing.tif"):
+            getattr(missing, attribute)
+    with pytest.raises(SourceNotFoundError, match="nothing.tif"):
+        missing.import_profile()

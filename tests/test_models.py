@@ -161,9 +161,12 @@ def test_source_init_source(tmp_path):
         assert (src.count, src.width, src.height, src.dtypes[0]) == (2, 30, 20, "float32")
         assert src.crs == rasterio.crs.CRS.from_string(CRS) and src.transform == TRANSFORM
     digest = file_sha256(path)
-    with pytest.raises(OutputError, match="exists"):
-        Source(path).init_source(**profile)
+    Source(path).init_source(**profile)  # the same profile: the file is kept as it is
     assert file_sha256(path) == digest
+    for change in ({"count": 1}, {"width": 31}, {"dtype": "uint8"}, {"crs": "EPSG:4326"}):
+        with pytest.raises(OutputError, match="exists"):
+            Source(path).init_source(**{**profile, **change})
+        assert file_sha256(path) == digest
     Source(path).init_source(overwrite=True, **{**profile, "count": 1})
     with rasterio.open(path) as src:
         assert src.count == 1

@@ -1,1 +1,54 @@
-"""Raster input and output: models, dataset handles, checks, exceptions."""
+"""Raster input and output: models, tags, file operations, dataset handles, checks, exceptions.
+
+The names below are importable from here (``from riogrande.io import Source,
+load_block``); they are loaded on first use, so that importing a submodule
+such as :mod:`riogrande.io.exceptions` stays cheap:
+
+* :class:`~riogrande.io.models.Source`, :class:`~riogrande.io.models.Band`;
+* :func:`~riogrande.io.operations.load_block`,
+  :func:`~riogrande.io.operations.write_band`,
+  :func:`~riogrande.io.operations.update_band`,
+  :func:`~riogrande.io.operations.compress_tif`,
+  :func:`~riogrande.io.operations.coregister_raster`;
+* :func:`~riogrande.io.tags.get_bands_by_tag` and the tag helpers of
+  :mod:`riogrande.io.tags`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Source": "riogrande.io.models",
+    "Band": "riogrande.io.models",
+    "load_block": "riogrande.io.operations",
+    "write_band": "riogrande.io.operations",
+    "update_band": "riogrande.io.operations",
+    "compress_tif": "riogrande.io.operations",
+    "coregister_raster": "riogrande.io.operations",
+    "get_bands_by_tag": "riogrande.io.tags",
+    "NS": "riogrande.io.tags",
+    "read_tags": "riogrande.io.tags",
+    "write_tags": "riogrande.io.tags",
+    "find_bidxs": "riogrande.io.tags",
+    "bidx_by_tags": "riogrande.io.tags",
+    "_set_tags": "riogrande.io.tags",
+    "_get_tags": "riogrande.io.tags",
+    "_find_bidxs": "riogrande.io.tags",
+    "_get_bidx_by_tag": "riogrande.io.tags",
+}
+
+__all__ = [name for name in _EXPORTS if not name.startswith("_")]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -22,8 +22,32 @@ class SourceNotFoundError(SourceError, FileNotFoundError):
     """A raster source does not exist."""
 
 
+class SourceNotSavedError(SourceNotFoundError):
+    """A :class:`~riogrande.io.models.Source` names a file that has not been written yet."""
+
+
+class UnknownExtensionError(RiograndeError, ValueError):
+    """A new raster's file name does not tell which format to write."""
+
+
+class InvalidModeError(RiograndeError, ValueError):
+    """A raster cannot be opened in the mode asked for."""
+
+
 class InvalidBandError(RiograndeError, ValueError):
     """A band index is out of range or otherwise unusable."""
+
+
+class BandSelectionNoMatchError(InvalidBandError):
+    """No band has the requested index or tags."""
+
+
+class BandSelectionAmbiguousError(InvalidBandError):
+    """Several bands match the requested tags, or an index and tags disagree."""
+
+
+class InvalidMaskSelectorError(RiograndeError, ValueError):
+    """A band's mask reader is none of the supported choices."""
 
 
 class BlockSizeError(RiograndeError, ValueError):
@@ -32,6 +56,18 @@ class BlockSizeError(RiograndeError, ValueError):
 
 class IncompatibleRastersError(RiograndeError, ValueError):
     """Rasters that must share a grid (shape, transform, CRS) do not."""
+
+
+class RasterMismatchError(IncompatibleRastersError, TypeError):
+    """Rasters differ in CRS, linear units or resolution (also a ``TypeError``)."""
+
+
+class UnsupportedDtypeError(RiograndeError, ValueError):
+    """A data type has no value range to convert from or to (e.g. ``bool``)."""
+
+
+class ValueRangeError(RiograndeError, OverflowError):
+    """A result does not fit the data type it must be stored in."""
 
 
 class UnsupportedLogicError(RiograndeError, ValueError):

@@ -1,0 +1,185 @@
+"""Tags: JSON metadata of a raster's bands and dataset, and finding bands by their tags.
+
+Tags are stored as GDAL metadata in the domain :data:`NS` (``"GEORACOON"``),
+of a band (index 1 and up) or of the dataset (index 0 or None), one item per
+tag, each value as JSON text: a string is stored with its quotes
+(``category = "model"``), numbers, lists and dicts round-trip. Files tagged
+by the GeoRacoon package read back here and the other way round.
+
+Reading also accepts what other tools write: a value that is not JSON text
+comes back as the plain string, and tags of the domain ``"riogrande"``
+(used by earlier versions of this package) are read as well, under those of
+:data:`NS`.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from riogrande.helper import deserialize, match_all, sanitize, serialize
+from riogrande.io.exceptions import BandSelectionAmbiguousError, BandSelectionNoMatchError
+from riogrande.io.handles import dataset
+
+#: The GDAL metadata domain of riogrande tags.
+NS = "GEORACOON"
+#: The domain earlier versions of this package wrote; still read.
+LEGACY_NS = "riogrande"
+
+
+def _bidx(bidx: int | None) -> int:
+    return int(bidx or 0)
+
+
+def write_tags(dst: Any, tags: Mapping[str, Any], bidx: int | None = 0, ns: str = NS) -> None:
+    """Merge ``tags`` into the metadata of a band or of the dataset.
+
+    Parameters
+    ----------
+    dst : rasterio dataset opened for writing
+    tags : mapping
+        JSON-serialisable values (numpy scalars and arrays included).
+    bidx : int or None, default 0
+        Band to tag; 0 or None tags the dataset.
+    ns : str, default NS
+        Metadata domain.
+    """
+    if tags:
+        dst.update_tags(_bidx(bidx), ns=ns, **serialize(tags))
+
+
+def read_tags(src: Any, bidx: int | None = None, ns: str = NS) -> dict[str, Any]:
+    """Read the tags of a band or of the dataset.
+
+    Parameters
+    ----------
+    src : rasterio dataset
+    bidx : int or None
+        Band to read; 0 or None reads the dataset's tags.
+    ns : str, default NS
+        Metadata domain.
+
+    Returns
+    -------
+    dict
+        Decoded values (text that is not JSON stays a string).
+    """
+    index = _bidx(bidx)
+    tags = deserialize(src.tags(index, ns=ns))
+    if ns == NS:
+        legacy = deserialize(src.tags(index, ns=LEGACY_NS))
+        tags = {**legacy, **tags}
+    return tags
+
+
+def _set_tags(src: Any, bidx: int | None = None, ns: str = NS, **tags: Any) -> None:
+    """Merge ``tags`` into a band's (or the dataset's) metadata: :func:`write_tags`."""
+    write_tags(src, tags, bidx, ns)
+
+
+_get_tags = read_tags
+
+
+def find_bidxs(src: Any, ns: str = NS, **tags: Any) -> list[int]:
+    """List the bands whose tags hold all of ``tags``.
+
+    Parameters
+    ----------
+    src : rasterio dataset
+    ns : str, default NS
+    **tags
+        Values to match (normalised with :func:`~riogrande.helper.sanitize`,
+        so a tuple matches the list it is stored as).
+
+    Returns
+    -------
+    list of int
+        Every band when no tags are given.
+    """
+    wanted = sanitize(tags)
+    return [bidx for bidx in src.indexes if match_all(wanted, read_tags(src, bidx, ns))]
+
+
+_find_bidxs = find_bidxs
+
+
+def _check_indexes(src: Any, indexes: Any) -> int | list[int]:
+    wanted = indexes if isinstance(indexes, (list, tuple)) else [indexes]
+    for bidx in wanted:
+        if isinstance(bidx, bool) or not isinstance(bidx, (int, np.integer)) or (
+            bidx not in src.indexes
+        ):
+            raise BandSelectionNoMatchError(
+                f"band {bidx!r} does not exist in {src.name}: it has bands {list(src.indexes)}"
+            )
+    return [int(bidx) for bidx in wanted] if isinstance(indexes, (list, tuple)) else int(indexes)
+
+
+def bidx_by_tags(src: Any, ns: str = NS, **tags: Any) -> int | list[int]:
+    """Find the one band whose tags hold ``tags``.
+
+    Parameters
+    ----------
+    src : rasterio dataset
+    ns : str, default NS
+    **tags
+        Values to match; ``indexes=`` (an int or a list) names the band(s)
+        directly, and without tags band 1 is meant.
+
+    Returns
+    -------
+    int or list of int
+
+    Raises
+    ------
+    BandSelectionNoMatchError
+        If no band matches, or a given index does not exist.
+    BandSelectionAmbiguousError
+        If several bands match.
+    """
+    if "indexes" in tags or not tags:
+        return _check_indexes(src, tags.get("indexes", 1))
+    matches = find_bidxs(src, ns, **tags)
+    if not matches:
+        raise BandSelectionNoMatchError(f"no band of {src.name} has the tags {tags}")
+    if len(matches) > 1:
+        raise BandSelectionAmbiguousError(
+            f"bands {matches} of {src.name} all have the tags {tags}; add tags to choose one"
+        )
+    return matches[0]
+
+
+_get_bidx_by_tag = bidx_by_tags
+
+
+def get_bands_by_tag(
+    source_glob: str | os.PathLike[str], ns: str = NS, **tags: Any
+) -> list[tuple[str, int | None]]:
+    """Find the bands, in the files matching a glob pattern, whose tags hold ``tags``.
+
+    Parameters
+    ----------
+    source_glob : str or path-like
+        A :func:`glob.glob` pattern.
+    ns : str, default NS
+    **tags
+        Values to match.
+
+    Returns
+    -------
+    list of (path, bidx)
+        Files in sorted order; per file its matching bands, then
+        ``(path, None)`` if the dataset's own tags match.
+    """
+    found: list[tuple[str, int | None]] = []
+    wanted = sanitize(tags)
+    for path in sorted(glob.glob(os.fspath(source_glob))):
+        with dataset(path) as src:
+            found += [(path, bidx) for bidx in find_bidxs(src, ns, **tags)]
+            if match_all(wanted, read_tags(src, None, ns)):
+                found.append((path, None))
+    return found
