@@ -42,10 +42,12 @@ from riogrande.io.exceptions import (
     InvalidBandError,
     InvalidNodataError,
     OutputError,
+    OutputFormatError,
 )
 from riogrande.io.models import Source, check_band_index
 from riogrande.io.output import atomic_output
 from riogrande.masking import open_source
+from riogrande.outputs.formats import output_format
 from riogrande.outputs.profiles import mask_profile
 from riogrande.outputs.written import check_written
 from riogrande.pool import Pool, is_remote
@@ -425,6 +427,8 @@ def apply(
         _run(run, sink)
         written = None
     else:
+        if output_format(output).driver != "GTiff":
+            raise OutputFormatError(f"apply writes GeoTIFF files (.tif, .tiff), not {output}")
         written = check_output_path(output, [source.path for source, _, _ in opened.values()])
         with atomic_output(written) as temporary:
             sink = _Sink(temporary, profile, nodata, count)

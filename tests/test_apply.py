@@ -262,3 +262,13 @@ def test_on_a_dask_cluster(raster, tmp_path):
                             block_size=(64, 48), executor=client)
     assert_allclose(read_all(report.output), box_mean(read_all(raster), 5), rtol=1e-6)
     assert not (tmp_path / "fail.tif").exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["out.png", "out.vrt", "out"])
+def test_output_that_is_not_a_geotiff_is_refused_before_any_work(raster, tmp_path, name):
+    from riogrande.io.exceptions import OutputFormatError
+
+    progress = []
+    with pytest.raises(OutputFormatError, match="GeoTIFF|riogrande writes"):
+        riogrande.apply(scaled, raster, tmp_path / name, progress=lambda *done: progress.append(1))
+    assert progress == [] and not (tmp_path / name).exists() and leftovers(tmp_path) == []

@@ -112,3 +112,12 @@ def test_damaged_raster_is_a_processing_error_naming_the_view(damage, run_alg, t
                                         "BLOCK_SIZE": 64, "WORKERS": 2,
                                         "OUTPUT": str(tmp_path / "out.tif")},
             tmp_path, path.name, "damaged or truncated", "processing view (")
+
+
+@pytest.mark.parametrize("name", ["out.png", "out.jpg", "out.vrt"])
+def test_output_that_is_not_a_geotiff_is_refused(name, layers, run_alg, tmp_path):
+    with pytest.raises(QgsProcessingException, match=r"GeoTIFF|\.tif"):
+        riogrande_calc(run_alg, "a + b", layers, tmp_path / name)
+    assert sorted(path.name for path in tmp_path.iterdir()
+                  if path.suffix in (".png", ".jpg", ".vrt")) == []
+    assert leftovers(tmp_path) == []
