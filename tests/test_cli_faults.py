@@ -112,8 +112,11 @@ def test_worker_traceback_only_with_verbose(tmp_path):
 # ---------------------------------------------------------------------- SIGTERM
 
 
-def start_and_terminate(command: list[str], folder: Path, delay: float) -> tuple[int, str, list]:
-    """Start ``command``; once its partial output exists, wait ``delay`` s, send SIGTERM."""
+def start_and_terminate(
+    command: list[str], folder: Path, delay: float, children: int
+) -> tuple[int, str, list]:
+    """Start ``command``; once its partial output and ``children`` worker processes exist,
+    wait ``delay`` s, send SIGTERM."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                stdin=subprocess.DEVNULL, text=True,
                                env={**os.environ, "TMPDIR": str(folder / "tmp")})
@@ -123,7 +126,8 @@ def start_and_terminate(command: list[str], folder: Path, delay: float) -> tuple
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and process.poll() is None:
             workers = parent.children(recursive=True)
-            if len(workers) >= 2 and (leftovers(folder / "out") or os.listdir(folder / "tmp")):
+            if len(workers) >= children and (leftovers(folder / "out")
+                                             or os.listdir(folder / "tmp")):
                 break
             time.sleep(0.01)
         assert process.poll() is None, "the run ended before it could be terminated"
@@ -137,16 +141,20 @@ def start_and_terminate(command: list[str], folder: Path, delay: float) -> tuple
     return process.returncode, stderr, workers
 
 
+@pytest.mark.parametrize("backend", ["threads", "processes"])
 @pytest.mark.parametrize("in_place", [False, True], ids=["to a file", "in place"])
-def test_sigterm_removes_the_partial_output(make_raster, tmp_path, in_place):
-    raster = make_raster(width=1200, height=900, count=1, nodata=0, block=(256, 256))
+def test_sigterm_removes_the_partial_output(make_raster, tmp_path, in_place, backend):
+    raster = make_raster(width=2000, height=1500, count=1, nodata=0, block=(256, 256))
     (tmp_path / "out").mkdir()
     (tmp_path / "tmp").mkdir()
     digest = file_sha256(raster)
     target = ["--in-place", "--yes"] if in_place else ["-o", str(tmp_path / "out" / "m.tif")]
-    command = [*RIOGRANDE, "mask", str(raster), *target, "--block-size", "16", "16", "-j", "2"]
+    command = [*RIOGRANDE, "mask", str(raster), *target, "--block-size", "16", "16", "-j", "2",
+               "--backend", backend]
+    children = 2 if backend == "processes" else 0
     for repetition in range(8):
-        code, stderr, workers = start_and_terminate(command, tmp_path, 0.05 * repetition)
+        code, stderr, workers = start_and_terminate(command, tmp_path, 0.03 * repetition,
+                                                    children)
         assert code == 143, stderr
         assert "Terminated" in stderr and "Traceback" not in stderr
         assert list((tmp_path / "out").iterdir()) == [], repetition
