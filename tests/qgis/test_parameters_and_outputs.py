@@ -95,7 +95,7 @@ def test_empty_workers_uses_every_cpu(algorithm, make_raster, run_alg, tmp_path)
     feedback = RecordingFeedback()
     results = run_alg(algorithm, {"INPUT": str(source), "OUTPUT": str(tmp_path / "o.tif")},
                       feedback=feedback)
-    assert any(f", {usable_cpus()} worker process(es) running" in info
+    assert any(f", {usable_cpus()} worker " in info
                for info in feedback.infos), feedback.infos
     assert Path(results["OUTPUT"]).is_file()
 
