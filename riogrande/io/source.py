@@ -19,8 +19,8 @@ from riogrande.io import operations
 from riogrande.io.create import new_raster, open_existing
 from riogrande.io.exceptions import InvalidModeError, OutputError, SourceNotSavedError
 from riogrande.io.handles import dataset, read_errors
-from riogrande.io.names import is_plain_path
 from riogrande.io.lookup import SourceLookupMixin, check_band_index
+from riogrande.io.names import is_plain_path
 from riogrande.io.tags import NS
 
 if TYPE_CHECKING:
