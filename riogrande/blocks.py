@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +19,12 @@ TARGET_BLOCK_BYTES = 8 * 2**20
 REMOTE_TARGET_BLOCK_BYTES = 40 * 2**20
 #: Each worker should get at least this many blocks, so that none idles at the end.
 MIN_BLOCKS_PER_WORKER = 4
+#: A block size asked for is warned about when it makes this many blocks or more...
+MANY_BLOCKS = 1000
+#: ... of fewer pixels than this each (per-block overhead then dominates the run).
+SMALL_BLOCK_PIXELS = 64 * 64
+
+logger = logging.getLogger(__name__)
 
 
 def internal_block_shape(profile: dict[str, Any]) -> tuple[int, int]:
@@ -127,10 +134,27 @@ def resolve_block_size(
     ------
     BlockSizeError
         If ``block_size`` is not a pair of positive integers.
+
+    Notes
+    -----
+    A block size that cuts the raster into :data:`MANY_BLOCKS` blocks or more
+    of fewer than :data:`SMALL_BLOCK_PIXELS` pixels is logged as a warning: the
+    run works, but spends its time on per-block overhead.
     """
     if block_size is None:
         return choose_block_size(profile, workers, band_reads, remote)
-    return as_size(block_size, "block_size")
+    size = as_size(block_size, "block_size")
+    width, height = int(profile["width"]), int(profile["height"])
+    blocks = -(-width // size[0]) * -(-height // size[1])
+    if blocks >= MANY_BLOCKS and size[0] * size[1] < SMALL_BLOCK_PIXELS:
+        tile_w, tile_h = internal_block_shape(profile)
+        logger.warning(
+            "a block size of %d x %d pixels cuts the %d x %d raster into %d tiny blocks: the "
+            "run will spend its time on per-block overhead; use larger blocks (e.g. the "
+            "file's tiles, %d x %d) or let riogrande choose (no block size)",
+            size[0], size[1], width, height, blocks, tile_w, tile_h,
+        )
+    return size
 
 
 def gdal_cache_mb(

@@ -286,7 +286,7 @@ def write_mask(
         copied = indexes if keep_values else range(1, source.count + 1)
         plan = plan_output(output, spec, grid=source.profile,
                            copied=[(source.name, bidx) for bidx in copied],
-                           inputs=[source.path], nodata_hint=nodata)
+                           inputs=[source.name], nodata_hint=nodata)
         tags = {"mask_of": source.name, "bands": indexes, "nodata": nodata,
                 "logic": logic if isinstance(logic, str) else getattr(logic, "__name__", "")}
         plan.write(run, views, tags, cancel)
@@ -459,7 +459,7 @@ def write_selector(
                           "first raster's .msk file)")
     with _logging_level(verbose):
         checked, extra, reference = _selector_inputs(bands, extra_masking_band)
-        inputs = [band.source.path for band in _all_bands(checked, extra)]
+        inputs = [band.source.name for band in _all_bands(checked, extra)]
         plan = plan_output(output, spec, grid=reference.profile,
                            copied=[(band.source.name, band.bidx) for band in checked],
                            inputs=inputs)

@@ -132,15 +132,16 @@ class ProcessWorkers(Executor):
         self._broken: str | None = None
         self._closing = False
         self._workers: list[_Worker] = []
-        try:
+        self._reader: threading.Thread | None = None
+        try:  # an interrupt (Ctrl-C, SIGTERM in the command line) may come at any point
             for number in range(workers):
                 self._workers.append(self._start(context, number, initializer, initargs))
+            self._reader = threading.Thread(target=self._read_results, daemon=True,
+                                            name="riogrande-results")
+            self._reader.start()
         except BaseException:
             self.terminate()
             raise
-        self._reader = threading.Thread(target=self._read_results, daemon=True,
-                                        name="riogrande-results")
-        self._reader.start()
 
     @staticmethod
     def _start(context: BaseContext, number: int, initializer: Callable[..., Any] | None,
@@ -270,8 +271,8 @@ class ProcessWorkers(Executor):
             if worker.process.is_alive():
                 worker.process.kill()
                 worker.process.join()
-        reader = getattr(self, "_reader", None)
-        if reader is not None and reader is not threading.current_thread():
+        reader = self._reader
+        if reader is not None and reader is not threading.current_thread() and reader.is_alive():
             reader.join()  # every result pipe has ended: the workers are gone
         for worker in self._workers:
             self._fail_jobs(worker, "the pool was shut down")

@@ -195,7 +195,8 @@ class _Aggregator(threading.Thread):
                 break
             except queue.Full:
                 continue
-        self.join()
+        if self.is_alive():  # not so when an interrupt came while the thread was starting
+            self.join()
 
 
 def run_views(

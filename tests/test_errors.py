@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import shutil
 import sys
-import tempfile
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -29,6 +27,7 @@ from riogrande.parallel import compute_mask, prepare_selector
 
 from . import tasks
 from .conftest import TRANSFORM, file_sha256
+from .unprivileged import readable_folder, run_as_nobody, unprivileged_raster
 
 
 def folder_state(folder: Path) -> dict[str, str]:
@@ -296,43 +295,20 @@ def test_output_is_a_directory(make_raster, tmp_path, unchanged):
     check(caught, OutputError, OSError, "directory")
 
 
-def _in_place_as_unprivileged_user(path, answers):
-    """Child process body: drop root privileges, try to write the mask in place."""
-    if os.getuid() == 0:
-        os.setgid(65534)
-        os.setuid(65534)
-    try:
-        compute_mask(path, (16, 16), nbrcpu=1, start_method="fork")
-    except BaseException as error:  # sent back to the test
-        answers.put((type(error).__name__, isinstance(error, OutputError),
-                     isinstance(error, OSError), str(error)))
-    else:
-        answers.put(None)
-
-
-def test_read_only_input_in_place(make_raster):
-    # root may write any file: run the call as an unprivileged user then.
-    folder = Path(tempfile.mkdtemp(prefix="riogrande-readonly-"))
-    try:
-        folder.chmod(0o755)
-        path = folder / "input.tif"
-        shutil.copy(make_raster("input.tif", count=2), path)
+def test_read_only_input_in_place():
+    # root may write any file: the call runs as an unprivileged user.
+    with readable_folder() as folder:
+        path = unprivileged_raster(folder / "input.tif")
         path.chmod(0o444)
         digest = file_sha256(path)
-        context = multiprocessing.get_context("fork")
-        answers = context.Queue()
-        child = context.Process(target=_in_place_as_unprivileged_user, args=(path, answers))
-        child.start()
-        answer = answers.get(timeout=60)
-        child.join(timeout=30)
-        assert answer is not None, "writing the mask into a read-only file did not fail"
-        name, is_output_error, is_os_error, message = answer
-        assert (name, is_output_error, is_os_error) == ("OutputError", True, True)
+        outcome, answer = run_as_nobody(partial(compute_mask, path, (16, 16), nbrcpu=1,
+                                                start_method="fork"))
+        assert outcome == "raised", "writing the mask into a read-only file did not fail"
+        name, message = answer
+        assert name == "OutputError"
         assert "read-only" in message and str(path) in message
         assert file_sha256(path) == digest
         assert sorted(p.name for p in folder.iterdir()) == ["input.tif"]
-    finally:
-        shutil.rmtree(folder)
 
 
 # ---------------------------------------------------------------------- run options

@@ -162,38 +162,45 @@ def test_full_disk(tmp_path, small_filesystem, job):
             write_selector(Band(path, 1), Band(path, 2), output=output, block_size=(64, 64),
                            nbrcpu=2)
     assert isinstance(caught.value, OSError)
-    assert str(output) in str(caught.value) and "disk full" in str(caught.value)
+    assert str(output) in str(caught.value) and "the disk is full" in str(caught.value)
     assert sorted(p.name for p in small_filesystem.iterdir()) == ["filler"]
     assert file_sha256(path) == digest
     assert_no_orphans()
 
 
-def test_disk_full_reported_by_a_write(tmp_path, monkeypatch):
-    """Without a small filesystem: the output's writes fail with ENOSPC after 3 blocks."""
+class FillingUp:
+    """A dataset opened for writing whose writes fail with ENOSPC after 3 blocks."""
+
+    def __init__(self, dataset):
+        self.dataset, self.blocks = dataset, 0
+
+    def __enter__(self):
+        self.dataset.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.dataset.__exit__(*exc)
+
+    def __getattr__(self, name):
+        return getattr(self.dataset, name)
+
+    def write(self, *args, **kwargs):
+        self.blocks += 1
+        if self.blocks > 3:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), self.dataset.name)
+        return self.dataset.write(*args, **kwargs)
+
+
+def fill_up_after_three_blocks(monkeypatch) -> None:
+    """Make every output raster the aggregator opens a :class:`FillingUp`."""
     real_open = aggregators.open_raster
-
-    class FillingUp:
-        def __init__(self, dataset):
-            self.dataset, self.blocks = dataset, 0
-
-        def __enter__(self):
-            self.dataset.__enter__()
-            return self
-
-        def __exit__(self, *exc):
-            return self.dataset.__exit__(*exc)
-
-        def __getattr__(self, name):
-            return getattr(self.dataset, name)
-
-        def write(self, *args, **kwargs):
-            self.blocks += 1
-            if self.blocks > 3:
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), self.dataset.name)
-            return self.dataset.write(*args, **kwargs)
-
     monkeypatch.setattr(aggregators, "open_raster",
                         lambda *args, **kwargs: FillingUp(real_open(*args, **kwargs)))
+
+
+def test_disk_full_reported_by_a_write(tmp_path, monkeypatch):
+    """Without a small filesystem: the output's writes fail with ENOSPC after 3 blocks."""
+    fill_up_after_three_blocks(monkeypatch)
     path = noise_raster(tmp_path / "input.tif")
     digest = file_sha256(path)
     output = tmp_path / "mask.tif"

@@ -8,10 +8,9 @@ truncated and corrupt GeoTIFFs, plus more output paths.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import shutil
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,7 @@ from riogrande.parallel import compute_mask, prepare_selector
 from .conftest import file_sha256, synthetic_data, write_raster
 from .reference import leftovers
 from .test_runner import assert_no_orphans, time_limit
+from .unprivileged import readable_folder, run_as_nobody, unprivileged_raster
 
 GDAL_INTERNALS = ("Traceback", "rasterio._err", "_io.pyx", "CPLE_")
 
@@ -212,11 +212,8 @@ def test_output_is_a_hard_link_to_the_input(make_raster, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["input.tif", "link.tif"]
 
 
-def _write_as_unprivileged_user(path, output, answers):
-    """Child process body: drop root privileges, write a mask to ``output``."""
-    if os.getuid() == 0:
-        os.setgid(65534)
-        os.setuid(65534)
+def _write_twice(path, output):
+    """compute_mask, then write_selector, to ``output``: the outcome of each."""
     outcomes = []
     for call in (lambda: compute_mask(path, (16, 16), output=output, nbrcpu=1,
                                       start_method="fork"),
@@ -224,41 +221,31 @@ def _write_as_unprivileged_user(path, output, answers):
                                         nbrcpu=1, start_method="fork")):
         try:
             call()
-        except BaseException as error:  # sent back to the test
+        except RiograndeError as error:
             outcomes.append((type(error).__name__, str(error)))
         else:
             outcomes.append(None)
-    answers.put(outcomes)
+    return outcomes
 
 
-def test_output_in_a_read_only_folder(make_raster):
-    # root may write anywhere: the call runs as an unprivileged user.
-    root = Path(tempfile.mkdtemp(prefix="riogrande-readonly-"))
-    try:
-        root.chmod(0o755)
-        path = root / "input.tif"
-        shutil.copy(make_raster("input.tif", count=2), path)
+def test_output_in_a_read_only_folder():
+    # root may write anywhere: the calls run as an unprivileged user.
+    with readable_folder() as root:
+        path = unprivileged_raster(root / "input.tif")
         path.chmod(0o644)
         folder = root / "locked"
         folder.mkdir(mode=0o555)
         digest = file_sha256(path)
-        context = multiprocessing.get_context("fork")
-        answers = context.Queue()
-        child = context.Process(target=_write_as_unprivileged_user,
-                                args=(path, folder / "mask.tif", answers))
-        child.start()
-        outcomes = answers.get(timeout=60)
-        child.join(timeout=30)
-        for outcome in outcomes:
-            assert outcome is not None, "writing into a read-only folder did not fail"
-            name, message = outcome
+        outcome, outcomes = run_as_nobody(partial(_write_twice, path, folder / "mask.tif"))
+        assert outcome == "returned", outcomes
+        for result in outcomes:
+            assert result is not None, "writing into a read-only folder did not fail"
+            name, message = result
             assert name == "OutputError"
             assert "not writable" in message and str(folder) in message
         assert file_sha256(path) == digest
         assert list(folder.iterdir()) == []
         assert sorted(p.name for p in root.iterdir()) == ["input.tif", "locked"]
-    finally:
-        shutil.rmtree(root)
 
 
 def test_in_place_while_a_reader_holds_the_file_open(make_raster, tmp_path):

@@ -21,6 +21,9 @@ RASTER = _SOURCE_TYPE.Raster if _SOURCE_TYPE else QgsProcessing.TypeRaster
 #: Flag putting a parameter in the dialog's "Advanced parameters" section.
 ADVANCED = (_PARAMETER_FLAG.Advanced if _PARAMETER_FLAG
             else QgsProcessingParameterDefinition.FlagAdvanced)
+#: Flag of a parameter that may be left empty.
+OPTIONAL = (_PARAMETER_FLAG.Optional if _PARAMETER_FLAG
+            else QgsProcessingParameterDefinition.FlagOptional)
 
 
 def set_advanced(parameter: QgsProcessingParameterDefinition) -> QgsProcessingParameterDefinition:

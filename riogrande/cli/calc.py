@@ -10,11 +10,12 @@ import click
 
 from riogrande.cli.errors import library_errors
 from riogrande.cli.options import (
+    OUTPUT_HINT,
     NodataValue,
     RasterPath,
     backend_opt,
     block_size_opt,
-    check_output,
+    check_outputs,
     json_opt,
     overwrite_opt,
     quiet_opt,
@@ -132,7 +133,7 @@ def calc(
     from riogrande.expression import calculate
 
     named = _inputs(inputs)
-    check_output(output, overwrite)
+    check_outputs({OUTPUT_HINT: output}, list(named.values()), overwrite)
     hints = {ExpressionError: "EXPR", InvalidNodataError: "'--nodata'",
              BlockSizeError: "'--block-size'", OutputError: "'-o' / '--output'",
              IncompatibleRastersError: "'-i' / '--input'"}

@@ -1,22 +1,50 @@
-"""Turning library errors and Ctrl-C into click's exits."""
+"""Turning library errors, Ctrl-C and SIGTERM into click's exits."""
 
 from __future__ import annotations
 
+import logging
+import signal
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from types import FrameType
 
 import click
 
 from riogrande.io.exceptions import RiograndeError
 
+logger = logging.getLogger(__name__)
+
 #: Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
 INTERRUPTED = 130
+#: Exit code of a run stopped by SIGTERM (128 + SIGTERM).
+TERMINATED = 128 + signal.SIGTERM
 
 
 class RiograndeClickError(click.ClickException):
     """A library error shown as ``Error: <message>``, exit code 1."""
 
     exit_code = 1
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM received: unwinds like Ctrl-C, so the library removes its partial output."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While the block runs, SIGTERM raises :class:`Terminated` in the main thread.
+
+    The previous handler is restored afterwards.
+    """
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager
@@ -31,7 +59,8 @@ def library_errors(
         Errors caused by one argument (a band that does not exist, a nodata
         value the data type cannot hold...) become usage errors naming it
         (exit code 2); every other :class:`~riogrande.io.exceptions.RiograndeError`
-        exits with code 1.
+        exits with code 1. A worker's traceback is logged at INFO level
+        (shown with ``-v``), never in the message.
 
     Raises
     ------
@@ -40,16 +69,22 @@ def library_errors(
     RiograndeClickError
         For other library errors.
     click.exceptions.Exit
-        With code 130 after Ctrl-C; the library has already stopped its
-        workers and removed the partial output.
+        With code 130 after Ctrl-C, 143 after SIGTERM; the library has
+        already stopped its workers and removed the partial output.
     """
     try:
         yield
     except RiograndeError as error:
+        remote = getattr(error, "remote_traceback", "")
+        if remote:
+            logger.info("traceback of the worker process:\n%s", remote.rstrip())
         for kind, hint in (param_hints or {}).items():
             if isinstance(error, kind):
                 raise click.BadParameter(str(error), param_hint=hint) from error
         raise RiograndeClickError(str(error)) from error
+    except Terminated:
+        click.echo("\nTerminated: workers stopped, partial output removed.", err=True)
+        raise click.exceptions.Exit(TERMINATED) from None
     except KeyboardInterrupt:
         click.echo("\nInterrupted: workers stopped, partial output removed.", err=True)
         raise click.exceptions.Exit(INTERRUPTED) from None

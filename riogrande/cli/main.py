@@ -9,9 +9,11 @@ import click
 from riogrande import __version__
 from riogrande.cli.calc import calc
 from riogrande.cli.demo import demo
+from riogrande.cli.errors import terminate_as_interrupt
 from riogrande.cli.info import info
 from riogrande.cli.mask import mask
 from riogrande.cli.selector import selector
+from riogrande.cli.stderr import native_stderr_hidden
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
@@ -19,11 +21,17 @@ LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 @click.group(name="grande", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="Log more on stderr (-v: INFO, -vv: DEBUG).")
 @click.version_option(__version__, prog_name="riogrande")
-def cli(verbose: int) -> None:
+@click.pass_context
+def cli(ctx: click.Context, verbose: int) -> None:
     """Block-parallel nodata masks, valid-pixel selectors and raster calculations.
 
-    Exit codes: 0 success, 1 processing error, 2 usage error, 130 interrupted.
+    Exit codes: 0 success, 1 processing error, 2 usage error, 130 interrupted
+    (Ctrl-C), 143 terminated (SIGTERM).
     """
+    ctx.with_resource(terminate_as_interrupt())
+    if not verbose:  # GDAL's own lines ("No space left on device"...) repeat riogrande's error
+        ctx.with_resource(native_stderr_hidden())
+        logging.getLogger("rasterio").setLevel(logging.CRITICAL)
     logging.basicConfig(format=LOG_FORMAT)
     if verbose:
         logging.getLogger("riogrande").setLevel(logging.INFO if verbose == 1 else logging.DEBUG)

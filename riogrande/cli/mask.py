@@ -9,10 +9,13 @@ import click
 
 from riogrande.cli.errors import library_errors
 from riogrande.cli.options import (
+    OUTPUT_HINT,
+    QUICKLOOK_HINT,
+    SIDECAR_HINT,
     backend_opt,
     bands_opt,
     block_size_opt,
-    check_output,
+    check_outputs,
     json_opt,
     logic_opt,
     nodata_opt,
@@ -31,11 +34,11 @@ from riogrande.cli.report import emit
 from riogrande.io.exceptions import (
     BlockSizeError,
     CreationOptionError,
+    EncodingError,
     InvalidBandError,
     InvalidNodataError,
     OutputError,
     OutputFormatError,
-    RiograndeError,
 )
 
 PARAM_HINTS = {
@@ -94,6 +97,7 @@ def mask(
     riogrande mask dem.tif --as sidecar
     """
     from riogrande.cli.quicklook import write_quicklook
+    from riogrande.io.checks import check_in_place
     from riogrande.masking import open_source, write_mask
 
     form = output_form(**output_options)
@@ -104,16 +108,16 @@ def mask(
     if output is None and not in_place and encoding != "sidecar":
         raise click.UsageError("give the output raster with -o/--output, --in-place to "
                                "write the mask into SRC itself, or --as sidecar for SRC.msk")
-    hints: dict[type[RiograndeError], str] = dict(PARAM_HINTS)
-    hints[CreationOptionError] = "'--co'"
-    hints[OutputFormatError] = "'-o' / '--output' / '--driver'"
-    if encoding == "sidecar":
-        check_output(Path(f"{src}.msk"), overwrite)
-    elif output is not None:
-        check_output(output, overwrite)
-        hints[OutputError] = "'-o' / '--output'"
+    sidecar = Path(f"{src}.msk") if encoding == "sidecar" else None
+    check_outputs({OUTPUT_HINT: output, SIDECAR_HINT: sidecar, QUICKLOOK_HINT: quicklook},
+                  [src], overwrite)
+    hints = {**PARAM_HINTS, CreationOptionError: "'--co'", EncodingError: "'--as'",
+             OutputFormatError: "'-o' / '--output' / '--driver'"}
     with library_errors(hints):
         source = open_source(src)
+        if in_place:
+            with library_errors({OutputError: "'--in-place'"}):
+                check_in_place(src, source.profile["driver"], new_file_option="-o FILE")
         if nodata is None:
             nodata = source.profile.get("nodata")
             nodata = 0 if nodata is None else nodata

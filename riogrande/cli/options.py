@@ -8,26 +8,32 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from riogrande.io.handles import is_virtual
+from riogrande.io.checks import check_output_path, same_file
+from riogrande.io.exceptions import OutputError
+from riogrande.io.names import is_plain_path
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class RasterPath(click.ParamType):
-    """A raster to read: an existing file, a GDAL ``/vsi...`` path or a URL."""
+    """A raster to read: an existing file, or any other name GDAL opens.
+
+    ``/vsi...`` paths, URLs and subdataset names (``NETCDF:"x.nc":Band1``,
+    ``GTIFF_DIR:2:pages.tif``) are passed to GDAL as they are.
+    """
 
     name = "raster"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        """Return the path, checking that a local file exists."""
+        """Return the name, checking that a plain path is an existing file."""
         text = os.fspath(value)
-        if is_virtual(text):
+        if not is_plain_path(text):
             return text
         path = Path(text)
         if not path.exists():
@@ -148,7 +154,7 @@ def output_opt(required: bool = False) -> Callable[[F], F]:
 
 
 overwrite_opt = click.option(
-    "--overwrite", is_flag=True, help="Replace OUTPUT if it exists.",
+    "--overwrite", is_flag=True, help="Replace the output files (-o, --quicklook) if they exist.",
 )
 bands_opt = click.option(
     "-b", "--bands", type=BandList(), default=None,
@@ -229,17 +235,46 @@ def output_form(
             "cog": cog, "driver": driver, "creation_options": dict(creation_options)}
 
 
-def check_output(
-    output: Path, overwrite: bool, param_hint: str = "'-o' / '--output'"
-) -> Path:
-    """Refuse to replace an existing file unless ``--overwrite`` was given.
+OUTPUT_HINT = "'-o' / '--output'"
+QUICKLOOK_HINT = "'--quicklook'"
+SIDECAR_HINT = "'--as sidecar'"
+
+
+def check_outputs(
+    outputs: Mapping[str, Path | None], inputs: Sequence[str], overwrite: bool
+) -> None:
+    """Check every file a command will write, before any work starts.
+
+    Each output must differ from every input (the file behind a subdataset
+    included) and from every other output, lie in a folder that exists and
+    accepts new files, and not exist unless ``--overwrite`` was given.
+
+    Parameters
+    ----------
+    outputs : mapping of str to path or None
+        The option naming each output (``"'-o' / '--output'"``) and its path;
+        None for an output not asked for.
+    inputs : list of str
+        The rasters the command reads.
+    overwrite : bool
+        Whether ``--overwrite`` was given.
 
     Raises
     ------
     click.BadParameter
-        If ``output`` exists and ``overwrite`` is False.
+        Naming the option, the output and the path it collides with.
     """
-    if output.exists() and not overwrite:
-        raise click.BadParameter(f"{output} already exists; add --overwrite to replace it",
-                                 param_hint=param_hint)
-    return output
+    given = [(hint, path) for hint, path in outputs.items() if path is not None]
+    for number, (hint, path) in enumerate(given):
+        for other_hint, other in given[number + 1:]:
+            if same_file(path, other):
+                raise click.BadParameter(
+                    f"{path} is given to both {hint} and {other_hint} ({other}); "
+                    "give each output its own path", param_hint=hint)
+        try:
+            check_output_path(path, inputs)
+        except OutputError as error:
+            raise click.BadParameter(str(error), param_hint=hint) from None
+        if path.exists() and not overwrite:
+            raise click.BadParameter(f"{path} already exists; add --overwrite to replace it",
+                                     param_hint=hint)

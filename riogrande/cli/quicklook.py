@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from rasterio.enums import Resampling
 
 from riogrande.io.handles import open_raster
+from riogrande.io.output import atomic_output
 
 #: Longest side of a preview, in pixels.
 QUICKLOOK_MAX = 800
@@ -69,7 +70,8 @@ def write_png(
     data = (_PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"PLTE", plte)
             + _chunk(b"IDAT", zlib.compress(scanlines.tobytes(), 9)) + _chunk(b"IEND", b""))
     target = Path(path)
-    target.write_bytes(data)
+    with atomic_output(target) as temporary:
+        temporary.write_bytes(data)
     return target
 
 

@@ -9,12 +9,15 @@ import click
 
 from riogrande.cli.errors import library_errors
 from riogrande.cli.options import (
+    OUTPUT_HINT,
+    QUICKLOOK_HINT,
+    SIDECAR_HINT,
     ExtraMask,
     RasterPath,
     backend_opt,
     bands_opt,
     block_size_opt,
-    check_output,
+    check_outputs,
     json_opt,
     output_form,
     output_form_opts,
@@ -29,8 +32,8 @@ from riogrande.cli.report import emit
 from riogrande.io.exceptions import (
     BlockSizeError,
     CreationOptionError,
+    EncodingError,
     InvalidBandError,
-    OutputError,
     OutputFormatError,
 )
 
@@ -89,13 +92,13 @@ def selector(
 
     form = output_form(**output_options)
     encoding = form["encoding"]
-    if encoding == "sidecar":
-        check_output(Path(f"{sources[0]}.msk"), overwrite)
-    elif output is None:
+    if encoding != "sidecar" and output is None:
         raise click.UsageError("give the output raster with -o/--output (or --as sidecar "
                                "for the first SRC's .msk file)")
-    else:
-        check_output(output, overwrite)
+    sidecar = Path(f"{sources[0]}.msk") if encoding == "sidecar" else None
+    inputs = [*sources, *([extra_mask[0]] if extra_mask is not None else [])]
+    check_outputs({OUTPUT_HINT: output, SIDECAR_HINT: sidecar, QUICKLOOK_HINT: quicklook},
+                  inputs, overwrite)
     with library_errors({InvalidBandError: "'--extra-mask'"}):
         extra = None
         if extra_mask is not None:
@@ -104,8 +107,8 @@ def selector(
     with library_errors({InvalidBandError: "'-b' / '--bands'",
                          BlockSizeError: "'--block-size'",
                          CreationOptionError: "'--co'",
-                         OutputFormatError: "'-o' / '--output' / '--driver'",
-                         OutputError: "'-o' / '--output'"}):
+                         EncodingError: "'--as'",
+                         OutputFormatError: "'-o' / '--output' / '--driver'"}):
         selected = []
         for path in sources:
             source = Source(path)

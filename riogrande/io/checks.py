@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,10 @@ import numpy as np
 
 from riogrande.helper import is_nan
 from riogrande.io.exceptions import IncompatibleRastersError, InvalidNodataError, OutputError
+from riogrande.io.names import backing_file, is_plain_path
+
+#: Drivers whose files can hold an internal dataset mask (written in place).
+IN_PLACE_DRIVERS = ("GTiff",)
 
 
 def check_same_grid(rasters: Sequence[tuple[str, dict[str, Any]]]) -> None:
@@ -82,7 +87,19 @@ def check_nodata(nodata: Any, dtype: str, name: str) -> None:
         )
 
 
-def _same_file(first: Path, second: Path) -> bool:
+def same_file(first: str | os.PathLike[str], second: str | os.PathLike[str]) -> bool:
+    """Tell whether two paths name the same file (another spelling, a link, a hard link).
+
+    Parameters
+    ----------
+    first, second : str or path-like
+        Paths, existing or not.
+
+    Returns
+    -------
+    bool
+    """
+    first, second = Path(first), Path(second)
     try:
         return first.resolve() == second.resolve() or (
             first.exists() and second.exists() and os.path.samefile(first, second)
@@ -91,17 +108,37 @@ def _same_file(first: Path, second: Path) -> bool:
         return False
 
 
+def _check_folder_accepts_files(path: Path) -> None:
+    folder = path.parent
+    if not folder.is_dir():
+        reason = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise OutputError(f"cannot write {path}: the folder {folder} {reason}")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"cannot write {path}: the folder {folder} is not writable")
+    try:  # some folders look writable and are not (/proc, a read-only mount)
+        handle, probe = tempfile.mkstemp(prefix=".riogrande-probe-", dir=folder)
+    except OSError as error:
+        raise OutputError(
+            f"cannot write {path}: the folder {folder} does not accept new files "
+            f"({error.strerror or error})"
+        ) from None
+    os.close(handle)
+    os.unlink(probe)
+
+
 def check_output_path(
     output: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str]]
 ) -> Path:
-    """Check that a new raster can be written at ``output``.
+    """Check that a new file can be written at ``output``.
 
     Parameters
     ----------
     output : str or path-like
-        Where the new raster goes.
+        Where the new file goes.
     inputs : list of str or path-like
-        The rasters read by the run; none may be overwritten.
+        The datasets read by the run (plain paths or any GDAL dataset name:
+        the file behind a subdataset or an archive counts); none may be
+        overwritten.
 
     Returns
     -------
@@ -111,34 +148,52 @@ def check_output_path(
     Raises
     ------
     OutputError
-        If the output is an input, a directory, or its folder is missing or
-        not writable.
+        If the output is an input (same path, another spelling, a link), a
+        directory, or its folder is missing, not
+        writable or does not accept new files (such as ``/proc``).
     """
     path = Path(output)
     for source in inputs:
-        if _same_file(path, Path(source)):
-            raise OutputError(f"the output {path} is also an input; choose another output path")
+        read = backing_file(source)
+        if read is not None and same_file(path, read):
+            raise OutputError(f"the output {path} is also an input ({os.fspath(source)}); "
+                              "choose another output path")
     if path.is_dir():
         raise OutputError(f"the output {path} is a directory; give a file name")
-    folder = path.parent
-    if not folder.is_dir():
-        reason = "is a file, not a folder" if folder.exists() else "does not exist"
-        raise OutputError(f"cannot write {path}: the folder {folder} {reason}")
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"cannot write {path}: the folder {folder} is not writable")
+    _check_folder_accepts_files(path)
     return path
 
 
-def check_writable_input(path: str | os.PathLike[str]) -> None:
-    """Check that a raster can be updated in place.
+def check_in_place(
+    name: str | os.PathLike[str], driver: str, new_file_option: str = "output=..."
+) -> None:
+    """Check that the internal mask of raster ``name`` can be written in place.
+
+    Parameters
+    ----------
+    name : str or path-like
+        The raster to modify.
+    driver : str
+        Its GDAL driver (``profile["driver"]``).
+    new_file_option : str, default "output=..."
+        How the caller asks for a new file instead, for the messages (the
+        command line says ``-o FILE``).
 
     Raises
     ------
     OutputError
-        If the file is read-only.
+        If ``name`` is not a plain file (a subdataset, an archive, a URL), its
+        format cannot hold an internal mask (a VRT, a PNG...), or it is
+        read-only.
     """
-    if not os.access(path, os.W_OK):
-        raise OutputError(
-            f"cannot write the mask into {path}: the file is read-only. "
-            "Make it writable or write the mask to a new file (output=...)."
-        )
+    text = os.fspath(name)
+    instead = f"write the mask to a new file instead ({new_file_option})"
+    if not is_plain_path(text):
+        raise OutputError(f"cannot write the mask into {text}: it is not a plain file "
+                          f"(a subdataset, an archive or a URL); {instead}")
+    if driver not in IN_PLACE_DRIVERS:
+        raise OutputError(f"cannot write the mask into {text}: its format ({driver}) cannot "
+                          f"hold an internal mask, only GeoTIFF can; {instead}")
+    if not os.access(text, os.W_OK):
+        raise OutputError(f"cannot write the mask into {text}: the file is read-only. "
+                          f"Make it writable or {instead}.")

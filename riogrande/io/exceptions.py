@@ -34,6 +34,10 @@ class InvalidModeError(RiograndeError, ValueError):
     """A raster cannot be opened in the mode asked for."""
 
 
+class NoBandsError(SourceError):
+    """A dataset has no raster bands (a container such as netCDF: open a subdataset)."""
+
+
 class InvalidBandError(RiograndeError, ValueError):
     """A band index is out of range or otherwise unusable."""
 
@@ -113,12 +117,6 @@ class BlockProcessingError(RunError):
         super().__init__(message)
         self.view = view
         self.remote_traceback = remote_traceback
-
-    def __str__(self) -> str:
-        text = super().__str__()
-        if self.remote_traceback:
-            text = f"{text}\n\nWorker traceback:\n{self.remote_traceback}"
-        return text
 
     def __reduce__(self) -> tuple:
         return (type(self), (self.args[0], self.view, self.remote_traceback))

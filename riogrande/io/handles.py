@@ -29,7 +29,8 @@ from typing import Any
 import rasterio
 from rasterio.errors import RasterioIOError
 
-from riogrande.io.exceptions import SourceError, SourceNotFoundError
+from riogrande.io.exceptions import NoBandsError, SourceError, SourceNotFoundError
+from riogrande.io.names import is_plain_path
 
 logger = logging.getLogger(__name__)
 
@@ -107,28 +108,14 @@ def close_all(cache: OrderedDict[tuple, Any]) -> None:
         cache.popitem()[1].close()
 
 
-def is_virtual(path: str) -> bool:
-    """Tell whether ``path`` is a GDAL virtual path or a URL rather than a local file.
-
-    Parameters
-    ----------
-    path : str
-        A path as given to GDAL.
-
-    Returns
-    -------
-    bool
-    """
-    return path.startswith("/vsi") or "://" in path
-
-
 def open_raster(path: str | os.PathLike[str], mode: str = "r", **kwargs: Any) -> Any:
     """Open a raster with rasterio, turning GDAL's errors into clear ones.
 
     Parameters
     ----------
     path : str or path-like
-        The raster file (or a GDAL virtual path such as ``/vsicurl/...``).
+        The raster file, or any other name GDAL opens (``/vsizip/...``, a
+        URL, a subdataset such as ``NETCDF:"x.nc":Band1``).
     mode : str, default "r"
         ``"r"``, ``"r+"`` or ``"w"``.
     **kwargs
@@ -142,11 +129,13 @@ def open_raster(path: str | os.PathLike[str], mode: str = "r", **kwargs: Any) ->
     ------
     SourceNotFoundError
         If the file does not exist.
+    NoBandsError
+        If it is a container of subdatasets without bands of its own.
     SourceError
         If it is a directory or not a raster GDAL can read.
     """
     name = os.fspath(path)
-    if mode in ("r", "r+") and not is_virtual(name):
+    if mode in ("r", "r+") and is_plain_path(name):
         if not os.path.exists(name):
             raise SourceNotFoundError(f"raster not found: {name}")
         if os.path.isdir(name):
@@ -154,9 +143,25 @@ def open_raster(path: str | os.PathLike[str], mode: str = "r", **kwargs: Any) ->
         if os.path.getsize(name) == 0:
             raise SourceError(f"not a raster: {name} is an empty file")
     try:
-        return rasterio.open(name, mode, **kwargs)
+        opened = rasterio.open(name, mode, **kwargs)
     except RasterioIOError as error:
         raise SourceError(f"cannot open {name} as a raster: {error}") from error
+    if mode != "w" and opened.count == 0:
+        _refuse_container(opened, name)
+    return opened
+
+
+def _refuse_container(opened: Any, name: str) -> None:
+    """Close a dataset without bands and raise, listing its subdatasets (if any)."""
+    subdatasets = list(opened.subdatasets)
+    opened.close()
+    if not subdatasets:
+        raise NoBandsError(f"{name} has no raster bands")
+    listed = "\n  ".join(subdatasets)
+    raise NoBandsError(
+        f"{name} has no raster bands of its own: it holds {len(subdatasets)} subdataset(s); "
+        f"give one of them instead:\n  {listed}"
+    )
 
 
 def _gdal_reasons(error: BaseException) -> str:

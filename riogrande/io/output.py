@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from riogrande.io.exceptions import OutputError
+
 logger = logging.getLogger(__name__)
 
 #: Side files GDAL may write next to a raster.
@@ -21,6 +23,33 @@ def _remove(path: Path) -> None:
             candidate.unlink()
         except FileNotFoundError:
             pass
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system allows.
+
+    Linux reports it in ``/proc/self/status``; elsewhere it is read by
+    setting and restoring it (``os.umask`` has no read-only form).
+
+    Returns
+    -------
+    int
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """The permissions ``open()`` gives a new file: ``0o666`` less the umask (0644 under 022)."""
+    return 0o666 & ~current_umask()
 
 
 @contextmanager
@@ -37,15 +66,27 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     pathlib.Path
         The temporary path to write to (same folder, so the move is atomic).
         If the ``with`` block raises, it is deleted and ``path`` is untouched.
+        The file gets the permissions of any new file of the caller
+        (:func:`new_file_mode`), not the private ``0600`` of a temporary file.
+
+    Raises
+    ------
+    OutputError
+        If the temporary file cannot be created in the folder of ``path``.
     """
     final = Path(path)
-    handle, name = tempfile.mkstemp(
-        prefix=f".{final.stem}.", suffix=".part" + (final.suffix or ".tif"), dir=final.parent
-    )
+    try:
+        handle, name = tempfile.mkstemp(
+            prefix=f".{final.stem}.", suffix=".part" + (final.suffix or ".tif"),
+            dir=final.parent,
+        )
+    except OSError as error:
+        raise OutputError(f"cannot write {final}: {error.strerror or error}") from None
     os.close(handle)
     temporary = Path(name)
     try:
         yield temporary
+        os.chmod(temporary, new_file_mode())
     except BaseException:
         _remove(temporary)
         raise
@@ -56,3 +97,4 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
         if side.exists():
             os.replace(side, f"{final}{suffix}")
     logger.info("wrote %s", final)
+

@@ -18,8 +18,9 @@ from riogrande.helper import check_compatibility
 from riogrande.io import operations
 from riogrande.io.create import new_raster, open_existing
 from riogrande.io.exceptions import InvalidModeError, OutputError, SourceNotSavedError
-from riogrande.io.handles import dataset, is_virtual, read_errors
+from riogrande.io.handles import dataset, read_errors
 from riogrande.io.lookup import SourceLookupMixin, check_band_index
+from riogrande.io.names import is_plain_path
 from riogrande.io.tags import NS
 
 if TYPE_CHECKING:
@@ -150,7 +151,7 @@ class Source(SourceLookupMixin):
         :meth:`init_source` and :meth:`open` in ``"w"`` mode.
         """
         if self._profile is None or (not self._profile and self.exists):
-            if self.exists or is_virtual(self._name):
+            if self.exists or not is_plain_path(self._name):
                 self.import_profile()
             else:
                 self._profile = {}
@@ -199,7 +200,7 @@ class Source(SourceLookupMixin):
         return dict(profile)
 
     def _require_file(self) -> None:
-        if not self.exists and not is_virtual(self._name):
+        if not self.exists and is_plain_path(self._name):
             raise SourceNotSavedError(f"{self.name} does not exist (not written yet?)")
 
     def get_bands(self) -> list[Band]:

@@ -24,7 +24,7 @@ import numpy as np
 
 from riogrande.aggregators import combine_views
 from riogrande.helper import view_to_window
-from riogrande.io.checks import check_nodata, check_output_path, check_writable_input
+from riogrande.io.checks import check_in_place, check_nodata, check_output_path
 from riogrande.io.exceptions import EncodingError
 from riogrande.io.handles import dataset
 from riogrande.io.locking import exclusive_write
@@ -169,7 +169,6 @@ def _run_into(run: Run, path: Path, profile: dict[str, Any], tags: dict[str, Any
 def _write_in_place(run: Run, source: str, profile: dict[str, Any],
                     views: Sequence[Sequence[int]], cancel: Callable[[], bool] | None) -> Any:
     """Write the result into ``source``'s internal mask once every block succeeded."""
-    check_writable_input(source)
     with exclusive_write(source, cancel), scratch_folder() as folder:
         scratch = folder / "mask.tif"
         result = _run_into(run, scratch, profile, {}, source)
@@ -273,6 +272,7 @@ def plan_output(
         result_profile["nodata"] = 0
     final = _resolve_final(output, spec, source)
     if final is None:
+        check_in_place(source, grid["driver"])
         return OutputPlan(None, GTIFF, "values", result_profile, source=source)
     final = check_output_path(final, inputs)
     chosen = GTIFF if spec.encoding == "sidecar" else output_format(final, spec.driver, spec.cog)

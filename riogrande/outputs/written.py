@@ -56,6 +56,23 @@ def translate(
         raise OutputError(f"writing the {driver} file failed: {error}") from None
 
 
+#: Less free space than this on the output's disk after a failed write: the disk is full.
+FULL_DISK_BYTES = 2**20
+
+
+def _write_failure(path: Path, name: str | os.PathLike[str]) -> OutputError:
+    try:
+        stats = os.statvfs(path.parent)
+        free = stats.f_bavail * stats.f_frsize
+    except (AttributeError, OSError):  # Windows has no statvfs
+        free = None
+    if free is not None and free < FULL_DISK_BYTES:
+        return OutputError(f"writing {name} failed: the disk is full "
+                           f"({free // 1024} KiB free in {path.parent})")
+    return OutputError(f"writing {name} failed: the file came out incomplete "
+                       "(is the disk full?)")
+
+
 def check_written(path: str | os.PathLike[str], name: str | os.PathLike[str]) -> None:
     """Check that a written raster is whole (a full disk must not pass).
 
@@ -67,7 +84,8 @@ def check_written(path: str | os.PathLike[str], name: str | os.PathLike[str]) ->
     Raises
     ------
     OutputError
-        If the file cannot be opened or a tile is missing or cut short.
+        If the file cannot be opened or a tile is missing or cut short; the
+        message says when the disk is full.
     """
     path = Path(path)
     try:
@@ -80,9 +98,8 @@ def check_written(path: str | os.PathLike[str], name: str | os.PathLike[str]) ->
                 offset = written.get_tag_item(f"BLOCK_OFFSET_{col}_{row}", "TIFF", bidx=1)
                 length = written.get_tag_item(f"BLOCK_SIZE_{col}_{row}", "TIFF", bidx=1)
                 if not offset or not length or int(offset) + int(length) > size:
-                    raise OutputError(f"writing {name} failed (is the disk full?): "
-                                      f"tile {row}, {col} is missing or cut short")
-    except (SourceError, RasterioIOError, OSError) as error:
-        if isinstance(error, OutputError):
-            raise
-        raise OutputError(f"writing {name} failed (is the disk full?): {error}") from None
+                    raise _write_failure(path, name)
+    except OutputError:
+        raise
+    except (SourceError, RasterioIOError, OSError):
+        raise _write_failure(path, name) from None

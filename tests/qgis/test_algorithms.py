@@ -35,7 +35,7 @@ MASK_CASES = {
                                    logic="all", bands=None),
     "band subset, any, odd size and blocks": dict(
         raster=dict(width=131, height=77, count=4, nodata=-9999.0),
-        params={"BANDS": [1, 3], "LOGIC": "any", "BLOCK_SIZE": 17},
+        params={"BANDS": [1, 3], "LOGIC": "any", "BLOCK_SIZE": 67},
         nodata=-9999.0, logic="any", bands=[1, 3]),
     "NaN nodata of the file": dict(raster=dict(nodata=math.nan), params={"LOGIC": "any"},
                                    nodata=math.nan, logic="any", bands=None),
@@ -75,7 +75,7 @@ SELECTOR_CASES = {
                                   use="band", extra=None),
     "band subset, dataset mask, odd blocks": dict(
         raster=dict(width=131, height=77, count=4, nodata=-9999.0, mask=True),
-        params={"BANDS": [2, 4], "MASK_SOURCE": "dataset", "BLOCK_SIZE": 19},
+        params={"BANDS": [2, 4], "MASK_SOURCE": "dataset", "BLOCK_SIZE": 71},
         bands=[2, 4], use="source", extra=None),
     "NaN nodata, extra mask band 2": dict(
         raster=dict(width=89, height=101, nodata=math.nan),

@@ -33,7 +33,7 @@ def qgis_calc(run_alg, expression, layers, output):
 
 def riogrande_calc(run_alg, expression, layers, output, **params):
     results = run_alg("riogrande:calc", {"INPUTS": layers, "EXPRESSION": expression,
-                                         "WORKERS": 2, "BLOCK_SIZE": 48,
+                                         "WORKERS": 2, "BLOCK_SIZE": 64,
                                          "OUTPUT": str(output), **params})
     assert results["OUTPUT"] == str(output)
     with rasterio.open(output) as src:
@@ -95,7 +95,7 @@ def test_cancel_after_first_blocks(make_raster, run_alg, tmp_path):
     feedback = CancelAfterFirstBlocks()
     with pytest.raises(QgsProcessingException, match="[Cc]ancel"):
         run_alg("riogrande:calc", {"INPUTS": [str(source)], "EXPRESSION": "sqrt(a) * 2",
-                                   "BLOCK_SIZE": 32, "WORKERS": 2, "OUTPUT": str(output)},
+                                   "BLOCK_SIZE": 64, "WORKERS": 2, "OUTPUT": str(output)},
                 feedback=feedback)
     assert 0 < feedback.progress() < 50  # it did stop early: 1750 blocks in all
     assert not output.exists() and leftovers(tmp_path) == []

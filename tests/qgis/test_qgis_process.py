@@ -93,7 +93,7 @@ def test_a_python3_first_on_path_is_never_run(installed, make_raster, tmp_path):
     source = make_raster(width=150, height=120, count=3, nodata=-9999.0, mask=True)
     output = tmp_path / "selector.tif"
     run_json(env, "riogrande:prepareselector", f"INPUT={source}", "BANDS=1", "BANDS=2",
-             "MASK_SOURCE=dataset", "BLOCK_SIZE=32", f"OUTPUT={output}")
+             "MASK_SOURCE=dataset", "BLOCK_SIZE=64", f"OUTPUT={output}")
     expected = selector_reference([(source, 1, "source"), (source, 2, "source")])
     np.testing.assert_array_equal(read(output), expected.astype(np.uint8))
     assert not calls.exists(), calls.read_text()

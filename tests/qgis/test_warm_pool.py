@@ -71,7 +71,7 @@ def test_two_runs_at_once(cold, make_raster, run_alg, tmp_path):
     def run(index: int) -> None:
         try:
             outcome[index] = run_alg("riogrande:computemask", {
-                "INPUT": str(sources[index]), "BLOCK_SIZE": 32, "WORKERS": 2,
+                "INPUT": str(sources[index]), "BLOCK_SIZE": 64, "WORKERS": 2,
                 "OUTPUT": str(tmp_path / f"m{index}.tif")})
         except QgsProcessingException as error:  # reported below
             outcome[index] = error

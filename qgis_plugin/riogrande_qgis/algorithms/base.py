@@ -37,11 +37,15 @@ from . import output_form
 
 
 def cpu_count() -> int:
-    """CPUs this process may use (the default number of workers)."""
+    """CPUs this process may use (the number of workers when WORKERS is empty)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # Windows, macOS
         return max(1, os.cpu_count() or 1)
+
+
+#: Smallest BLOCK_SIZE: smaller blocks make a run spend its time on per-block overhead.
+MIN_BLOCK_SIZE = 64
 
 
 class RiograndeAlgorithm(QgsProcessingAlgorithm):
@@ -97,11 +101,11 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(compat.set_advanced(QgsProcessingParameterNumber(
             self.BLOCK_SIZE,
             self.tr("Block size in pixels (square blocks; empty: aligned to the file's tiling)"),
-            type=compat.INTEGER, optional=True, minValue=1,
+            type=compat.INTEGER, optional=True, minValue=MIN_BLOCK_SIZE,
         )))
         self.addParameter(compat.set_advanced(QgsProcessingParameterNumber(
-            self.WORKERS, self.tr("Worker processes"),
-            type=compat.INTEGER, defaultValue=cpu_count(), minValue=1,
+            self.WORKERS, self.tr("Worker processes (empty: all CPUs)"),
+            type=compat.INTEGER, optional=True, minValue=1,
         )))
         if mask_output:
             output_form.add_output_form_parameters(self)
@@ -183,7 +187,11 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(self.tr(
                 "{} is not a raster file read by GDAL").format(layer.name()))
         decoded = QgsProviderRegistry.instance().decodeUri("gdal", layer.source())
-        return decoded.get("path") or layer.source()
+        path = decoded.get("path")
+        if not path:
+            return layer.source()
+        # /vsizip/ and the like: QGIS splits the GDAL name into prefix, archive, member
+        return f"{decoded.get('vsiPrefix') or ''}{path}{decoded.get('vsiSuffix') or ''}"
 
     def output_file(
         self, parameters: dict[str, Any], context: QgsProcessingContext, layer: QgsRasterLayer
@@ -236,7 +244,7 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
         if not hasattr(sys, "argv"):  # some embedded Pythons have none; spawn needs it
             sys.argv = [""]
         side = self.optional_int(parameters, self.BLOCK_SIZE, context)
-        workers = self.parameterAsInt(parameters, self.WORKERS, context) or cpu_count()
+        workers = self.optional_int(parameters, self.WORKERS, context) or cpu_count()
         if self.in_threads:
             feedback.pushInfo(self.tr("riogrande {} ({}), {} worker thread(s)").format(
                 engine.__version__, os.path.dirname(engine.__file__), workers))

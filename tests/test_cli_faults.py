@@ -1,0 +1,183 @@
+"""The command line when a run fails: one plain message, the right exit code, nothing left.
+
+A full disk (a real small tmpfs, and ENOSPC injected into the writes) is a
+processing error (exit 1) reported in one line, without usage text or GDAL's
+own stderr lines. A damaged block's worker traceback shows only with ``-v``.
+SIGTERM stops the run like Ctrl-C: exit 143, no partial output, no scratch
+file, no worker left. Block sizes that make thousands of tiny blocks are
+warned about.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from click.testing import CliRunner
+
+from riogrande.cli.main import cli
+from riogrande.io.exceptions import BlockProcessingError
+from riogrande.masking import write_mask
+
+from .conftest import file_sha256
+from .reference import leftovers
+from .test_reliability_faults import (  # noqa: F401 (small_filesystem is a fixture)
+    fill_up,
+    fill_up_after_three_blocks,
+    noise_raster,
+    small_filesystem,
+)
+from .test_reliability_inputs import corrupt
+from .test_runner import assert_no_orphans
+
+RIOGRANDE = [sys.executable, "-m", "riogrande.cli"]
+GDAL_LINES = ("_tiffWriteProc", "ERROR 1", "TIFFAppendToStrip", "No space left on device.")
+
+
+def run(*args: object, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([*RIOGRANDE, *map(str, args)], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=120, **kwargs)
+
+
+def one_error_line(stderr: str, *words: str) -> str:
+    """The only line of ``stderr``: ``Error: ...`` holding ``words``."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("Error: "), stderr
+    for word in words:
+        assert word in lines[0], f"{word!r} not in {lines[0]!r}"
+    return lines[0]
+
+
+# ------------------------------------------------------------------- full disk
+
+
+@pytest.mark.parametrize("command", ["mask", "selector"])
+def test_full_disk_is_a_processing_error(tmp_path, small_filesystem, command):  # noqa: F811
+    path = noise_raster(tmp_path / "input.tif")
+    digest = file_sha256(path)
+    fill_up(small_filesystem, leave=8192)
+    output = small_filesystem / "mask.tif"
+    done = run(command, path, "-o", output, "--block-size", 64, 64, "-j", 2)
+    assert done.returncode == 1, done.stderr
+    line = one_error_line(done.stderr, str(output), "the disk is full")
+    for noise in (*GDAL_LINES, "Usage", "Invalid value", "Traceback"):
+        assert noise not in done.stderr, line
+    assert done.stdout == ""
+    assert sorted(p.name for p in small_filesystem.iterdir()) == ["filler"]
+    assert file_sha256(path) == digest
+
+
+def test_injected_enospc_is_a_processing_error(tmp_path, monkeypatch):
+    fill_up_after_three_blocks(monkeypatch)
+    path = noise_raster(tmp_path / "input.tif")
+    digest = file_sha256(path)
+    for args in (["-o", tmp_path / "mask.tif"], ["--in-place", "--yes"]):
+        result = CliRunner().invoke(cli, ["mask", str(path), *map(str, args), "--block-size",
+                                          "64", "64", "-j", "2", "-q"])
+        assert result.exit_code == 1, result.output
+        one_error_line(result.output, "No space left on device")
+        assert "Usage" not in result.output and "Invalid value" not in result.output
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["input.tif"]
+    assert file_sha256(path) == digest
+    assert_no_orphans()
+
+
+# ------------------------------------------------------- worker tracebacks
+
+
+def test_worker_traceback_only_with_verbose(tmp_path):
+    damaged = corrupt(tmp_path)
+    with pytest.raises(BlockProcessingError) as caught:
+        write_mask(damaged, tmp_path / "m.tif", block_size=(64, 64), nbrcpu=2)
+    assert "Traceback" in caught.value.remote_traceback
+    assert "Traceback" not in str(caught.value) and "Traceback" not in repr(caught.value)
+    assert str(caught.value) == caught.value.args[0]
+    quiet = run("mask", damaged, "-o", tmp_path / "m.tif", "--block-size", 64, 64, "-q")
+    assert quiet.returncode == 1
+    one_error_line(quiet.stderr, "processing view", "corrupt.tif")
+    verbose = run("-v", "mask", damaged, "-o", tmp_path / "m.tif", "--block-size", 64, 64, "-q")
+    assert verbose.returncode == 1
+    assert "Traceback" in verbose.stderr and "Error: processing view" in verbose.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corrupt.tif"]
+
+
+# ---------------------------------------------------------------------- SIGTERM
+
+
+def start_and_terminate(
+    command: list[str], folder: Path, delay: float, children: int
+) -> tuple[int, str, list]:
+    """Start ``command``; once its partial output and ``children`` worker processes exist,
+    wait ``delay`` s, send SIGTERM."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL, text=True,
+                               env={**os.environ, "TMPDIR": str(folder / "tmp")})
+    workers: list[psutil.Process] = []
+    try:
+        parent = psutil.Process(process.pid)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            workers = parent.children(recursive=True)
+            if len(workers) >= children and (leftovers(folder / "out")
+                                             or os.listdir(folder / "tmp")):
+                break
+            time.sleep(0.01)
+        assert process.poll() is None, "the run ended before it could be terminated"
+        time.sleep(delay)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return process.returncode, stderr, workers
+
+
+@pytest.mark.parametrize("backend", ["threads", "processes"])
+@pytest.mark.parametrize("in_place", [False, True], ids=["to a file", "in place"])
+def test_sigterm_removes_the_partial_output(make_raster, tmp_path, in_place, backend):
+    raster = make_raster(width=2000, height=1500, count=1, nodata=0, block=(256, 256))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "tmp").mkdir()
+    digest = file_sha256(raster)
+    target = ["--in-place", "--yes"] if in_place else ["-o", str(tmp_path / "out" / "m.tif")]
+    command = [*RIOGRANDE, "mask", str(raster), *target, "--block-size", "16", "16", "-j", "2",
+               "--backend", backend]
+    children = 2 if backend == "processes" else 0
+    for repetition in range(8):
+        code, stderr, workers = start_and_terminate(command, tmp_path, 0.03 * repetition,
+                                                    children)
+        assert code == 143, stderr
+        assert "Terminated" in stderr and "Traceback" not in stderr
+        assert list((tmp_path / "out").iterdir()) == [], repetition
+        assert list((tmp_path / "tmp").iterdir()) == [], repetition
+        _, alive = psutil.wait_procs(workers, timeout=10)
+        assert alive == [], repetition
+        assert file_sha256(raster) == digest
+
+
+# ------------------------------------------------------------------ tiny blocks
+
+
+def test_thousands_of_tiny_blocks_are_warned_about(make_raster, tmp_path, caplog):
+    raster = make_raster(width=400, height=300, count=1, nodata=0)
+    with caplog.at_level(logging.WARNING, logger="riogrande"):
+        write_mask(raster, tmp_path / "tiny.tif", block_size=(8, 8), nbrcpu=1)
+    warned = [record.getMessage() for record in caplog.records if "tiny blocks" in
+              record.getMessage()]
+    assert len(warned) == 1 and "1900 tiny blocks" in warned[0] and "8 x 8" in warned[0]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="riogrande"):
+        write_mask(raster, tmp_path / "fine.tif", block_size=(64, 64), nbrcpu=1)
+        write_mask(raster, tmp_path / "few.tif", block_size=(8, 300), nbrcpu=1)
+    assert not [r for r in caplog.records if "tiny blocks" in r.getMessage()]
+    done = run("mask", raster, "-o", tmp_path / "cli.tif", "--block-size", 8, 8, "-q")
+    assert done.returncode == 0 and "1900 tiny blocks" in done.stderr, done.stderr
