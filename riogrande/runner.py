@@ -30,9 +30,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import signal
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
 from typing import Any
 
@@ -128,6 +129,26 @@ def execute_job(worker: Callable[..., Any], job: dict[str, Any], queue_param: st
     return collector.items
 
 
+@contextlib.contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM back while the main thread starts a thread.
+
+    An interrupt raised half way through :meth:`threading.Thread.start`
+    leaves a thread running that the run's clean-up cannot see (it may not
+    be alive yet when checked), e.g. an aggregator holding a scratch file
+    open. Held signals arrive as soon as the thread has started.
+    """
+    if (not hasattr(signal, "pthread_sigmask")
+            or threading.current_thread() is not threading.main_thread()):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 class _Aggregator(threading.Thread):
     """Runs ``aggregator(q)`` and keeps its result or its exception."""
 
@@ -143,7 +164,8 @@ class _Aggregator(threading.Thread):
         """Start the thread unless it already runs."""
         if not self.started:
             self.started = True
-            self.start()
+            with interrupts_held():
+                self.start()
 
     def run(self) -> None:
         try:
@@ -358,8 +380,9 @@ def _drive(
             while next_job < total and len(pending) < pool.in_flight:
                 job = job_list[next_job]
                 try:
-                    future = pool.executor.submit(execute_job, worker, job, queue_param,
-                                                  datasets)
+                    with interrupts_held():  # the executor may start a thread
+                        future = pool.executor.submit(execute_job, worker, job, queue_param,
+                                                      datasets)
                 except BrokenExecutor as error:  # a worker died before its result came
                     raise _worker_lost([job.get("view"), *pending.values()]) from error
                 pending[future] = job.get("view")
@@ -382,16 +405,29 @@ def _drive(
         logger.info("processed %d views", total)
         return result
     finally:
+        _clean_up(pool, aggregation, datasets, pending, succeeded)
+
+
+def _clean_up(pool: WorkerPool, aggregation: _Aggregator, datasets: handles.RunDatasets | None,
+              pending: dict[Future, Any], succeeded: bool) -> None:
+    """Stop the aggregator and the workers, close the threads' datasets.
+
+    Each step runs even when an earlier one is interrupted (a signal turned
+    into an exception, e.g. SIGTERM on the command line): a dataset left
+    open, or an aggregator thread still writing, when the interpreter exits
+    can crash it.
+    """
+    try:
         if not succeeded:
             for future in pending:
                 future.cancel()
             aggregation.abort()
-        pool.close(succeeded)
-        if datasets is not None:
-            # blocks already running in threads end on their own (a cancelled
-            # future is never notified: waiting for it would never end)
-            wait([future for future in pending if not future.cancelled()])
-            datasets.close()
+    finally:
+        try:
+            pool.close(succeeded)
+        finally:
+            if datasets is not None:
+                datasets.close()  # once the blocks still running in threads have ended
 
 
 def _worker_lost(in_flight: list[Any]) -> WorkerLostError:

@@ -119,7 +119,8 @@ def start_and_terminate(
     wait ``delay`` s, send SIGTERM."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                stdin=subprocess.DEVNULL, text=True,
-                               env={**os.environ, "TMPDIR": str(folder / "tmp")})
+                               env={**os.environ, "TMPDIR": str(folder / "tmp"),
+                                    "PYTHONFAULTHANDLER": "1"})
     workers: list[psutil.Process] = []
     try:
         parent = psutil.Process(process.pid)

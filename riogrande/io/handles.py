@@ -29,7 +29,7 @@ from typing import Any
 import rasterio
 from rasterio.errors import RasterioIOError
 
-from riogrande.io.exceptions import NoBandsError, SourceError, SourceNotFoundError
+from riogrande.io.exceptions import NoBandsError, RunError, SourceError, SourceNotFoundError
 from riogrande.io.names import is_plain_path
 
 logger = logging.getLogger(__name__)
@@ -69,17 +69,29 @@ class RunDatasets:
     A GDAL dataset is not safe to share between threads, and opening one
     costs milliseconds (its tile index, its CRS): each worker thread of an
     in-process run opens a file once, and :meth:`close` closes them all once
-    no job runs any more.
+    no job uses them any more. A job that starts after :meth:`close` (a
+    thread the executor started while the run was being stopped) is refused.
     """
 
     def __init__(self) -> None:
         self._caches: dict[int, OrderedDict[tuple, Any]] = {}
-        self._lock = threading.Lock()
+        self._condition = threading.Condition()
+        self._active = 0
+        self._closed = False
 
     @contextmanager
     def in_this_thread(self) -> Iterator[None]:
-        """Use this thread's datasets of the run for the ``with`` block."""
-        with self._lock:
+        """Use this thread's datasets of the run for the ``with`` block.
+
+        Raises
+        ------
+        RunError
+            If the run has ended.
+        """
+        with self._condition:
+            if self._closed:
+                raise RunError("the run has ended: the job is not started")
+            self._active += 1
             cache = self._caches.setdefault(threading.get_ident(), OrderedDict())
         previous = getattr(_job, "cache", None)
         _job.cache = cache
@@ -87,10 +99,16 @@ class RunDatasets:
             yield
         finally:
             _job.cache = previous
+            with self._condition:
+                self._active -= 1
+                self._condition.notify_all()
 
     def close(self) -> None:
-        """Close every dataset (call once the threads are idle)."""
-        with self._lock:
+        """Wait for the jobs using the datasets to end, then close every dataset."""
+        with self._condition:
+            self._closed = True
+            while self._active:
+                self._condition.wait()
             caches, self._caches = list(self._caches.values()), {}
         for cache in caches:
             close_all(cache)
