@@ -155,6 +155,6 @@ def test_calc_through_qgis_process(installed, make_raster, tmp_path):
     nir = make_raster("nir.tif", width=140, height=97, count=1, nodata=None, seed=2)
     output = tmp_path / "ndvi.tif"
     run_json(installed["env"], "riogrande:calc", f"INPUTS={red}", f"INPUTS={nir}",
-             "EXPRESSION=(b - a) / (b + a + 1)", "BLOCK_SIZE=32", f"OUTPUT={output}")
+             "EXPRESSION=(b - a) / (b + a + 1)", "BLOCK_SIZE=64", f"OUTPUT={output}")
     a, b = read(red).astype("float64"), read(nir).astype("float64")
     np.testing.assert_allclose(read(output), (b - a) / (b + a + 1), rtol=1e-6)
