@@ -59,7 +59,7 @@ class RasterCalculator(RiograndeAlgorithm):
         """Help shown beside the parameters."""
         return self.tr(
             "Evaluates an expression over raster layers, block by block, in several worker "
-            "processes, into a tiled GeoTIFF on the grid of the first layer (its compression "
+            "threads, into a tiled GeoTIFF on the grid of the first layer (its compression "
             "too).\n\n"
             "The input layers are named a, b, c... in the order given. In the expression, a "
             "is band 1 of a single-band layer (all bands of a multi-band one) and a[2] its "
