@@ -10,7 +10,8 @@ place on success, or into an array.
 
 The output's data type and band count are those of what the function
 returns for the first block that arrives; its georeferencing, tiling and
-compression are those of the first input.
+compression are those of the first input, unless creation options say
+otherwise (:mod:`riogrande.outputs.derived`); it can be a COG.
 """
 
 from __future__ import annotations
@@ -35,21 +36,17 @@ from riogrande.aggregators import combine_views, fill_matrix
 from riogrande.blocks import gdal_cache_mb, resolve_block_size
 from riogrande.blockwise_worker import MaskRule, apply_block, mask_rule
 from riogrande.helper import get_nbr_workers
-from riogrande.io.checks import check_nodata, check_output_path, check_same_grid
+from riogrande.io.checks import check_nodata, check_same_grid
 from riogrande.io.exceptions import (
     AggregationError,
     FunctionError,
     InvalidBandError,
     InvalidNodataError,
     OutputError,
-    OutputFormatError,
 )
 from riogrande.io.models import Source, check_band_index
-from riogrande.io.output import atomic_output
 from riogrande.masking import open_source
-from riogrande.outputs.formats import output_format
-from riogrande.outputs.profiles import mask_profile
-from riogrande.outputs.written import check_written
+from riogrande.outputs.derived import DerivedOutput, derived_output
 from riogrande.pool import Pool, is_remote
 from riogrande.prepare import as_size, create_views
 from riogrande.runner import is_kill, run_views
@@ -115,48 +112,6 @@ def _file_dtype(dtype: np.dtype) -> str:
     return name
 
 
-def output_profile(profile: dict[str, Any], dtype: str, count: int, nodata: Any) -> dict[str, Any]:
-    """Profile of a new GeoTIFF on the grid of ``profile``, for ``count`` bands of ``dtype``.
-
-    Georeferencing, tiling (when the input's tiles are GeoTIFF-compatible,
-    multiples of 16), compression and interleaving come from ``profile``.
-    The single writer is the slowest stage of a cheap function, so GDAL
-    compresses the tiles on all CPUs (``NUM_THREADS``; NDVI of the 6144 x
-    6144 benchmark raster with 2 workers: 2.8 s -> 2.5 s) and DEFLATE runs
-    at its fastest level (1 instead of 6: a fifth less time, a file 1 %
-    larger).
-
-    Parameters
-    ----------
-    profile : dict
-        rasterio profile of the first input.
-    dtype : str
-        Data type of the output.
-    count : int
-        Number of bands.
-    nodata : int, float or None
-        Nodata value of the output.
-
-    Returns
-    -------
-    dict
-    """
-    result = mask_profile(profile)
-    for key in ("nbits", "zlevel", "compress"):
-        result.pop(key)
-    result.update(dtype=dtype, count=count, nodata=nodata)
-    width, height = profile.get("blockxsize"), profile.get("blockysize")
-    if profile.get("tiled") and width and height and width % 16 == 0 and height % 16 == 0:
-        result.update(blockxsize=width, blockysize=height)
-    if profile.get("compress"):
-        result.update(compress=profile["compress"], num_threads="all_cpus")
-        if str(profile["compress"]).lower() == "deflate":
-            result["zlevel"] = 1
-    if count > 1:
-        result["interleave"] = profile.get("interleave", "pixel")
-    return result
-
-
 class _Blocks:
     """The aggregator's queue with its first block put back in front; band counts checked."""
 
@@ -187,9 +142,11 @@ class _Sink:
     """The aggregator: creates the output when the first block arrives, then fills it."""
 
     def __init__(
-        self, path: Path | None, profile: dict[str, Any], nodata: Any, count: int | None
+        self, path: Path | None, output: DerivedOutput | None, profile: dict[str, Any],
+        nodata: Any, count: int | None
     ) -> None:
         self.path = path
+        self.output = output
         self.profile = profile
         self.nodata = nodata
         self.expected_count = count
@@ -207,7 +164,7 @@ class _Sink:
         if self.expected_count is not None and self.count != self.expected_count:
             raise FunctionError(f"the function returned {self.count} band(s), "
                                 f"not count={self.expected_count}")
-        if self.path is None:
+        if self.path is None or self.output is None:
             self.dtype = data.dtype.name
             shape = (self.profile["height"], self.profile["width"])
             self.array = np.empty(shape if data.ndim == 2 else (self.count, *shape), data.dtype)
@@ -217,8 +174,8 @@ class _Sink:
         if self.nodata is not None:
             check_nodata(self.nodata, self.dtype, "the output")
         combine_views({"output_file": self.path,
-                       "profile": output_profile(self.profile, self.dtype, self.count,
-                                                 self.nodata)}, blocks)
+                       "profile": self.output.profile(self.dtype, self.count, self.nodata)},
+                      blocks)
 
 
 def _named_inputs(
@@ -311,6 +268,8 @@ def apply(
     count: int | None = None,
     masked: bool = False,
     kwargs: dict[str, Any] | None = None,
+    cog: bool = False,
+    creation_options: Mapping[str, Any] | None = None,
     **run_options: Any,
 ) -> ApplyReport:
     """Run ``func`` over the blocks of rasters in parallel; write or return the result.
@@ -361,6 +320,15 @@ def apply(
         raw values, nodata included.
     kwargs : dict, optional
         Keyword arguments of ``func``.
+    cog : bool, default False
+        Write a Cloud-Optimized GeoTIFF (with overviews): the blocks go into
+        a scratch GeoTIFF next to the output, which GDAL's COG driver copies.
+    creation_options : mapping, optional
+        GDAL creation options over riogrande's defaults, e.g.
+        ``{"COMPRESS": "ZSTD"}`` or ``{"COMPRESS": "NONE"}`` (fastest);
+        see :mod:`riogrande.outputs.derived`. Checked with GDAL before any
+        work when ``dtype`` and ``count`` are given, else when the first
+        block arrives, before anything is written.
     **run_options
         Passed to :func:`~riogrande.runner.run_views`: ``nbrcpu``,
         ``backend`` (``"processes"``, the default, or ``"threads"``),
@@ -407,6 +375,11 @@ def apply(
     if output is not None and dtype is not None:
         _file_dtype(np.dtype(dtype))
     nodata = _output_nodata(nodata, masked, first, dtype)
+    target = None
+    if output is not None:
+        target = derived_output(output, [source.path for source, _, _ in opened.values()],
+                                first.profile, cog=cog, creation_options=creation_options,
+                                dtype=dtype, count=count)
     border = (border, border) if isinstance(border, int) else border
     border = as_size(border, "border", minimum=0)
     profile = first.profile
@@ -422,20 +395,16 @@ def apply(
     run = partial(run_views, apply_block, jobs, queue_param="out_q", **run_options)
     logger.info("apply %s to %s, blocks of %s, border %s", getattr(func, "__name__", func),
                 [source.name for source, _, _ in opened.values()], block, border)
-    if output is None:
-        sink = _Sink(None, profile, nodata, count)
+    if target is None:
+        sink = _Sink(None, None, profile, nodata, count)
         _run(run, sink)
-        written = None
     else:
-        if output_format(output).driver != "GTiff":
-            raise OutputFormatError(f"apply writes GeoTIFF files (.tif, .tiff), not {output}")
-        written = check_output_path(output, [source.path for source, _, _ in opened.values()])
-        with atomic_output(written) as temporary:
-            sink = _Sink(temporary, profile, nodata, count)
+        with target.writing() as path:
+            sink = _Sink(path, target, profile, nodata, count)
             _run(run, sink)
-            check_written(temporary, written)
-    return ApplyReport(written, sink.array, sink.dtype, sink.count, nodata, block, len(views),
-                       workers, time.perf_counter() - started)
+    return ApplyReport(None if target is None else target.path, sink.array, sink.dtype,
+                       sink.count, nodata, block, len(views), workers,
+                       time.perf_counter() - started)
 
 
 def _run(run: Callable[..., Any], sink: _Sink) -> None:

@@ -132,6 +132,24 @@ class Expression:
         self._positions = {name: {bidx: i for i, bidx in enumerate(bands)}
                            for name, bands in self.bands.items()}
 
+    @property
+    def count(self) -> int:
+        """Number of bands of the result, from an evaluation on one pixel.
+
+        Raises
+        ------
+        ExpressionError
+            If the bands do not combine (e.g. all 3 bands of one input with
+            the 4 of another).
+        """
+        pixel = {name: np.zeros((len(bands), 1, 1)) for name, bands in self.bands.items()}
+        try:
+            result = self(pixel)
+        except (ValueError, TypeError) as error:
+            raise ExpressionError(f"invalid expression: its inputs' bands do not combine "
+                                  f"((bands, rows, cols) arrays: {error})") from None
+        return 1 if result.ndim < 3 else int(result.shape[0])
+
     def __reduce__(self) -> tuple:
         return (type(self), (self.text, self.counts))
 
@@ -316,6 +334,8 @@ def calculate(
     dtype: Any = "float32",
     nodata: Any = None,
     block_size: Any = None,
+    cog: bool = False,
+    creation_options: Mapping[str, Any] | None = None,
     **run_options: Any,
 ) -> ApplyReport:
     """Evaluate a raster calculator expression over rasters, block by block, in parallel.
@@ -337,6 +357,12 @@ def calculate(
         is masked and the output has no nodata value.
     block_size : tuple of int, optional
         ``(width, height)`` of a block.
+    cog : bool, default False
+        Write a Cloud-Optimized GeoTIFF.
+    creation_options : mapping, optional
+        GDAL creation options over the defaults (the first input's tiling
+        and compression), e.g. ``{"COMPRESS": "NONE"}``; checked before any
+        work.
     **run_options
         As in :func:`riogrande.apply` (``nbrcpu``, ``progress``, ``cancel``...).
         Without ``backend``, ``start_method``, ``executable`` or ``executor``,
@@ -367,4 +393,5 @@ def calculate(
     if backend is None and run_options.get("executor") is None:
         run_options["backend"] = "threads"
     return apply(compiled, used, output, bands=compiled.bands, dtype=dtype, nodata=nodata,
-                 masked=nodata is not None, block_size=block_size, **run_options)
+                 masked=nodata is not None, block_size=block_size, count=compiled.count,
+                 cog=cog, creation_options=creation_options, **run_options)

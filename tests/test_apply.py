@@ -20,7 +20,7 @@ from riogrande.io.exceptions import (
     OutputError,
     RunCancelledError,
 )
-from tests.reference import box_mean, leftovers, read_all
+from tests.reference import box_mean, leftovers, read_all, tiff_is_tiled
 
 
 def scaled(data: np.ndarray, factor: float = 2.0) -> np.ndarray:
@@ -272,3 +272,67 @@ def test_output_that_is_not_a_geotiff_is_refused_before_any_work(raster, tmp_pat
     with pytest.raises(OutputFormatError, match="GeoTIFF|riogrande writes"):
         riogrande.apply(scaled, raster, tmp_path / name, progress=lambda *done: progress.append(1))
     assert progress == [] and not (tmp_path / name).exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("options, compression", [
+    ({"COMPRESS": "NONE"}, None), ({"compress": "zstd", "zstd_level": 1}, "zstd"),
+    ({"COMPRESS": "LZW", "PREDICTOR": 3}, "lzw"),
+])
+def test_creation_options_override_the_first_inputs(raster, tmp_path, options, compression):
+    report = riogrande.apply(scaled, raster, tmp_path / "out.tif", creation_options=options,
+                             nbrcpu=2, backend="threads")
+    assert_array_equal(read_all(report.output), scaled(read_all(raster)))
+    with rasterio.open(raster) as src, rasterio.open(report.output) as out:
+        assert (out.compression.value.lower() if out.compression else None) == compression
+        assert out.block_shapes[0] == src.block_shapes[0]  # the rest stays the first input's
+        if "PREDICTOR" in options:
+            assert out.tags(ns="IMAGE_STRUCTURE")["PREDICTOR"] == "3"
+
+
+def test_untiled_first_input_gives_a_tiled_output(make_raster, tmp_path):
+    source = make_raster(width=300, height=70, count=1, tiled=False, compress=None)
+    report = riogrande.apply(scaled, source, tmp_path / "out.tif", nbrcpu=1)
+    with rasterio.open(report.output) as out:
+        assert out.block_shapes[0] == (80, 304)
+        assert out.compression is None
+    assert tiff_is_tiled(report.output)
+    assert_array_equal(read_all(report.output), scaled(read_all(source)))
+
+
+@pytest.mark.parametrize("backend", ["threads", "processes"])
+def test_cog_output_is_a_valid_cog_with_the_same_pixels(make_raster, tmp_path, backend):
+    from tests.cog_rules import cog_problems
+
+    source = make_raster(width=1100, height=700, count=2, nodata=-9999.0, block=(256, 256))
+    report = riogrande.apply(scaled, source, tmp_path / "out.tif", cog=True, nbrcpu=2,
+                             backend=backend, nodata=-9999.0)
+    assert cog_problems(report.output) == []
+    with rasterio.open(report.output) as out:
+        assert out.overviews(1) == [2, 4] and out.nodata == -9999.0  # down to one tile
+        assert out.compression.value.lower() == "deflate"
+    assert_array_equal(read_all(report.output), scaled(read_all(source)))
+    assert leftovers(tmp_path) == []
+
+
+def test_creation_options_gdal_rejects_are_refused_before_any_work(raster, tmp_path):
+    from riogrande.io.exceptions import CreationOptionError
+
+    progress = []
+    with pytest.raises(CreationOptionError, match="COMPRESS=FOO"):
+        riogrande.apply(scaled, raster, tmp_path / "out.tif", dtype="float32", count=3,
+                        creation_options={"COMPRESS": "FOO"},
+                        progress=lambda *done: progress.append(1))
+    assert progress == []
+    with pytest.raises(CreationOptionError, match="set by riogrande"):
+        riogrande.apply(scaled, raster, tmp_path / "out.tif", creation_options={"dtype": "x"})
+    assert leftovers(tmp_path) == [] and not (tmp_path / "out.tif").exists()
+
+
+def test_creation_options_checked_on_the_first_block_when_the_type_is_unknown(raster, tmp_path):
+    from riogrande.io.exceptions import CreationOptionError
+
+    # PREDICTOR=3 is for floating point data: refused once the uint8 result arrives
+    with pytest.raises(CreationOptionError, match="PREDICTOR"):
+        riogrande.apply(positive, raster, tmp_path / "out.tif",
+                        creation_options={"COMPRESS": "LZW", "PREDICTOR": "3"})
+    assert leftovers(tmp_path) == [] and not (tmp_path / "out.tif").exists()

@@ -125,3 +125,38 @@ def test_existing_output_needs_overwrite(runner, red, tmp_path):
     assert out.read_bytes() == b"old"
     assert invoke(runner, "a * 2", "-i", f"a={red}", "-o", out, "--overwrite").exit_code == 0
     assert_allclose(read_masked(out)[0], read_masked(red)[0] * 2.0)
+
+
+def test_creation_options_and_cog(runner, red, nir, tmp_path):
+    from tests.cog_rules import cog_problems
+
+    plain, cog = tmp_path / "plain.tif", tmp_path / "cog.tif"
+    for out, extra in ((plain, ["--co", "compress=none"]),
+                       (cog, ["--cog", "--co", "COMPRESS=ZSTD", "--block-size", 32, 32])):
+        result = invoke(runner, "b - a", "-i", f"a={red}", "-i", f"b={nir}", "-o", out, *extra)
+        assert result.exit_code == 0, result.output
+    assert cog_problems(cog) == []
+    with rasterio.open(plain) as one, rasterio.open(cog) as two:
+        assert one.compression is None and two.compression.value == "ZSTD"
+    expected = (read_masked(nir)[0].astype(float) - read_masked(red)[0]).filled(0)
+    assert_array_equal(read_all(plain)[0], expected.astype("float32"))
+    assert_array_equal(read_all(cog)[0], read_all(plain)[0])
+
+
+@pytest.mark.parametrize("extra, hint, words", [
+    (["--co", "COMPRESS=FOO"], "'--co'", "COMPRESS=FOO"),
+    (["--co", "NODATA=3"], "'--co'", "set by riogrande"),
+    (["--co", "COMPRESS"], "'--co'", "KEY=VALUE"),
+])
+def test_bad_creation_options_are_usage_errors_before_any_work(runner, red, tmp_path, extra,
+                                                              hint, words):
+    out = tmp_path / "out.tif"
+    result = invoke(runner, "a * 2", "-i", f"a={red}", "-o", out, *extra)
+    assert result.exit_code == 2 and hint in result.output and words in result.output
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_output_that_is_not_a_geotiff(runner, red, tmp_path):
+    result = invoke(runner, "a * 2", "-i", f"a={red}", "-o", tmp_path / "out.png")
+    assert result.exit_code == 2 and "GeoTIFF" in result.output
+    assert list(tmp_path.glob("out*")) == []

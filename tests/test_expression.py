@@ -110,3 +110,16 @@ def test_input_names_must_be_identifiers():
     for name in ("2a", "a-b", "where", "nan"):
         with pytest.raises(ExpressionError, match="cannot name an input"):
             check_input_names([name])
+
+
+@pytest.mark.parametrize("text, count", [
+    ("a * 2", 1), ("b[2] - a", 1), ("b * 2", 3), ("where(b > 0, b, a)", 3), ("b + b[1]", 3),
+])
+def test_band_count_of_the_result(text, count):
+    expression = Expression(text, COUNTS)
+    assert expression.count == count == (evaluate(text).shape[0] if count > 1 else 1)
+
+
+def test_bands_that_do_not_combine_are_refused_up_front():
+    with pytest.raises(ExpressionError, match="broadcast"):
+        _ = Expression("b + c", {"b": 3, "c": 4}).count

@@ -11,6 +11,7 @@ import click
 from riogrande.cli.errors import library_errors
 from riogrande.cli.options import (
     OUTPUT_HINT,
+    CreationOption,
     NodataValue,
     RasterPath,
     backend_opt,
@@ -24,10 +25,12 @@ from riogrande.cli.options import (
 from riogrande.cli.progress import ProgressBar
 from riogrande.io.exceptions import (
     BlockSizeError,
+    CreationOptionError,
     ExpressionError,
     IncompatibleRastersError,
     InvalidNodataError,
     OutputError,
+    OutputFormatError,
 )
 
 #: Data types of the output (those of GeoTIFF).
@@ -92,6 +95,13 @@ def report_fields(report: Any) -> dict[str, Any]:
 @click.option("--nodata", type=NodataValue(), default=None, metavar="V|nan",
               help="Nodata value of the output, written where a band EXPR reads is nodata "
                    "(default: the first input's nodata value, else none).")
+@click.option("--cog", is_flag=True,
+              help="Write a Cloud-Optimized GeoTIFF (tiled, with overviews).")
+@click.option("--co", "creation_options", type=CreationOption(), multiple=True,
+              metavar="KEY=VALUE",
+              help="GDAL creation option, repeatable, over the defaults (the first input's "
+                   "tiling and compression), e.g. --co COMPRESS=NONE (fastest) or "
+                   "--co COMPRESS=ZSTD --co ZSTD_LEVEL=1.")
 @block_size_opt
 @workers_opt
 @backend_opt
@@ -104,6 +114,8 @@ def calc(
     overwrite: bool,
     dtype: str,
     nodata: int | float | None,
+    cog: bool,
+    creation_options: tuple[tuple[str, str], ...],
     block_size: tuple[int, int] | None,
     workers: int | None,
     backend: str | None,
@@ -129,16 +141,19 @@ def calc(
     Examples:
     riogrande calc "(b - a) / (b + a)" -i a=red.tif -i b=nir.tif -o ndvi.tif
     riogrande calc "where(a < 500, 1, 2)" -i a=dem.tif -o cl.tif --dtype uint8
+    riogrande calc "a * 0.0001" -i a=b4.tif -o reflectance.tif --cog
     """
     from riogrande.expression import calculate
 
     named = _inputs(inputs)
     check_outputs({OUTPUT_HINT: output}, list(named.values()), overwrite)
     hints = {ExpressionError: "EXPR", InvalidNodataError: "'--nodata'",
-             BlockSizeError: "'--block-size'", OutputError: "'-o' / '--output'",
+             BlockSizeError: "'--block-size'", CreationOptionError: "'--co'",
+             OutputFormatError: "'-o' / '--output'", OutputError: "'-o' / '--output'",
              IncompatibleRastersError: "'-i' / '--input'"}
     with library_errors(hints), ProgressBar("calc", enabled=not quiet) as progress:
         report = calculate(expression, named, output, dtype=dtype, nodata=nodata,
+                           cog=cog, creation_options=dict(creation_options),
                            block_size=block_size, nbrcpu=workers, backend=backend,
                            progress=progress)
     if as_json:

@@ -121,3 +121,29 @@ def test_output_that_is_not_a_geotiff_is_refused(name, layers, run_alg, tmp_path
     assert sorted(path.name for path in tmp_path.iterdir()
                   if path.suffix in (".png", ".jpg", ".vrt")) == []
     assert leftovers(tmp_path) == []
+
+
+def test_creation_options_and_cog(layers, run_alg, tmp_path):
+    from tests.cog_rules import cog_problems
+
+    plain = riogrande_calc(run_alg, "b - a", layers, tmp_path / "plain.tif",
+                           CREATION_OPTIONS="COMPRESS=NONE")
+    cog = riogrande_calc(run_alg, "b - a", layers, tmp_path / "cog.tif", COG=True,
+                         CREATION_OPTIONS="COMPRESS=LZW|BLOCKSIZE=128")
+    assert cog_problems(tmp_path / "cog.tif") == []
+    with rasterio.open(tmp_path / "plain.tif") as one, rasterio.open(tmp_path / "cog.tif") as two:
+        assert one.compression is None and two.compression.value == "LZW"
+        assert two.block_shapes[0] == (128, 128) and two.overviews(1) == [2]
+    red, nir = (rasterio.open(path).read(1, masked=True) for path in layers)
+    assert_array_equal(plain.mask, red.mask | nir.mask)
+    assert_allclose(plain.compressed(), (nir.astype(float) - red).compressed(), rtol=1e-6)
+    assert_array_equal(cog.filled(0), plain.filled(0))
+
+
+@pytest.mark.parametrize("options, words", [
+    ("COMPRESS=FOO", "COMPRESS=FOO"), ("COMPRESS", "KEY=VALUE"), ("NODATA=1", "set by riogrande"),
+])
+def test_bad_creation_options_are_refused(options, words, layers, run_alg, tmp_path):
+    with pytest.raises(QgsProcessingException, match=words):
+        riogrande_calc(run_alg, "a + b", layers, tmp_path / "out.tif", CREATION_OPTIONS=options)
+    assert not (tmp_path / "out.tif").exists() and leftovers(tmp_path) == []

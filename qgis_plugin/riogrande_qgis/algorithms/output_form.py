@@ -75,12 +75,19 @@ def add_output_form_parameters(algorithm: QgsProcessingAlgorithm) -> None:
         KEEP_VALUES, tr("With encoding nodata: keep the bands' values, masked pixels set to "
                         "nodata"), defaultValue=False,
     ))
+    add_file_form_parameters(algorithm)
+
+
+def add_file_form_parameters(algorithm: QgsProcessingAlgorithm, example: str = "COMPRESS=ZSTD|"
+                             "PREDICTOR=2") -> None:
+    """Declare COG and CREATION_OPTIONS (advanced)."""
+    tr = algorithm.tr
     algorithm.addParameter(QgsProcessingParameterBoolean(
         COG, tr("Write a Cloud-Optimized GeoTIFF (tiled, with overviews)"), defaultValue=False,
     ))
     algorithm.addParameter(compat.set_advanced(QgsProcessingParameterString(
-        CREATION_OPTIONS, tr("GDAL creation options (KEY=VALUE separated by |, e.g. "
-                             "COMPRESS=ZSTD|PREDICTOR=2)"), optional=True,
+        CREATION_OPTIONS, tr("GDAL creation options (KEY=VALUE separated by |, e.g. {})"
+                             ).format(example), optional=True,
     )))
 
 
@@ -88,6 +95,17 @@ def output_form(
     algorithm: QgsProcessingAlgorithm, parameters: dict[str, Any], context: QgsProcessingContext
 ) -> dict[str, Any]:
     """riogrande's output keywords: encoding, keep_values, cog, creation_options."""
+    return {
+        "encoding": algorithm.parameterAsEnumString(parameters, ENCODING, context) or "values",
+        "keep_values": algorithm.parameterAsBool(parameters, KEEP_VALUES, context),
+        **file_form(algorithm, parameters, context),
+    }
+
+
+def file_form(
+    algorithm: QgsProcessingAlgorithm, parameters: dict[str, Any], context: QgsProcessingContext
+) -> dict[str, Any]:
+    """riogrande's keywords ``cog`` and ``creation_options`` (parsed from KEY=VALUE|...)."""
     text = algorithm.parameterAsString(parameters, CREATION_OPTIONS, context) or ""
     engine = load_engine()
     try:
@@ -95,12 +113,8 @@ def output_form(
             item for item in text.split("|") if item.strip())
     except engine.io.exceptions.CreationOptionError as error:
         raise QgsProcessingException(str(error)) from None
-    return {
-        "encoding": algorithm.parameterAsEnumString(parameters, ENCODING, context) or "values",
-        "keep_values": algorithm.parameterAsBool(parameters, KEEP_VALUES, context),
-        "cog": algorithm.parameterAsBool(parameters, COG, context),
-        "creation_options": options,
-    }
+    return {"cog": algorithm.parameterAsBool(parameters, COG, context),
+            "creation_options": options}
 
 
 def skip_loading(context: QgsProcessingContext, output: str) -> None:
