@@ -147,3 +147,17 @@ def test_bad_creation_options_are_refused(options, words, layers, run_alg, tmp_p
     with pytest.raises(QgsProcessingException, match=words):
         riogrande_calc(run_alg, "a + b", layers, tmp_path / "out.tif", CREATION_OPTIONS=options)
     assert not (tmp_path / "out.tif").exists() and leftovers(tmp_path) == []
+
+
+def test_temporary_output_is_uncompressed_a_named_one_like_the_first_layer(layers, run_alg,
+                                                                            tmp_path):
+    from qgis.core import QgsProcessing
+
+    temporary = run_alg("riogrande:calc", {"INPUTS": layers, "EXPRESSION": "a * 2",
+                                           "WORKERS": 2, "OUTPUT": QgsProcessing.TEMPORARY_OUTPUT})
+    riogrande_calc(run_alg, "a * 2", layers, tmp_path / "named.tif")
+    with rasterio.open(temporary["OUTPUT"]) as one, rasterio.open(tmp_path / "named.tif") as two, \
+            rasterio.open(layers[0]) as first:
+        assert one.compression is None
+        assert two.compression == first.compression and first.compression is not None
+        assert_array_equal(one.read(), two.read())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import string
 from typing import Any
 
@@ -12,6 +13,7 @@ from qgis.core import (
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
+    QgsProcessingUtils,
     QgsRasterLayer,
 )
 
@@ -22,6 +24,15 @@ from .base import RiograndeAlgorithm
 
 #: Names of the input layers in the expression, in the order they are given.
 NAMES = string.ascii_lowercase
+
+
+def is_temporary(output: str) -> bool:
+    """Whether ``output`` is a temporary output of QGIS (deleted when the session ends)."""
+    folder = os.path.realpath(QgsProcessingUtils.tempFolder())
+    try:
+        return os.path.commonpath([os.path.realpath(output), folder]) == folder
+    except ValueError:  # another drive (Windows)
+        return False
 
 
 class RasterCalculator(RiograndeAlgorithm):
@@ -78,7 +89,8 @@ class RasterCalculator(RiograndeAlgorithm):
             "COG: a Cloud-Optimized GeoTIFF, with overviews. Creation options (advanced): GDAL's, "
             "over the defaults, e.g. COMPRESS=NONE to write fastest (as QGIS's own raster "
             "calculator writes), COMPRESS=ZSTD|ZSTD_LEVEL=1 for a file nearly as small as "
-            "DEFLATE's in less time.\n"
+            "DEFLATE's in less time. A temporary output (deleted when QGIS closes) is written "
+            "uncompressed unless creation options are given.\n"
             "Block size: empty = a multiple of the file's tiles. Workers (threads of QGIS's "
             "process): default all CPUs."
         )
@@ -160,6 +172,8 @@ class RasterCalculator(RiograndeAlgorithm):
             nodata = self.parameterAsDouble(parameters, self.NODATA, context)
         output = self.output_file(parameters, context, layers[0])
         form = output_form.file_form(self, parameters, context)
+        if not form["creation_options"] and not form["cog"] and is_temporary(output):
+            form["creation_options"] = {"COMPRESS": "NONE"}  # deleted with the session
         feedback.pushInfo(self.tr("Inputs: {}").format(
             ", ".join(f"{name} = {path}" for name, path in inputs.items())))
         self.run_engine(
