@@ -1,8 +1,8 @@
 """The form of an algorithm's output: ENCODING, KEEP_VALUES, COG, CREATION_OPTIONS.
 
-The choices come from riogrande itself (:mod:`riogrande.outputs`), so the
-plugin offers exactly what the library writes; where riogrande cannot be
-imported (the algorithms cannot run then) only the default is offered.
+The choices are those of riogrande (:mod:`riogrande.outputs`), so the plugin
+offers exactly what the library writes, and every check of an output is the
+library's own, run when the algorithm runs.
 """
 
 from __future__ import annotations
@@ -27,6 +27,14 @@ COG = "COG"
 CREATION_OPTIONS = "CREATION_OPTIONS"
 
 
+#: The encodings and the output file extensions riogrande writes
+#: (``riogrande.outputs.ENCODINGS``, ``riogrande.outputs.supported_extensions()``; a test
+#: keeps them equal). Written out here so that loading the provider, at every QGIS start,
+#: does not import riogrande, rasterio and numpy (0.2 s); they are imported on the first run.
+ENCODINGS = ("values", "nodata", "mask", "sidecar", "alpha")
+EXTENSIONS = ("tif", "tiff", "png")
+
+
 def _outputs() -> Any:
     """``riogrande.outputs``, or None when riogrande cannot be imported."""
     try:
@@ -39,15 +47,13 @@ def _outputs() -> Any:
 
 
 def encodings() -> list[str]:
-    """The encodings riogrande writes (only ``values`` without riogrande)."""
-    outputs = _outputs()
-    return list(outputs.ENCODINGS) if outputs is not None else ["values"]
+    """The encodings riogrande writes."""
+    return list(ENCODINGS)
 
 
 def extensions() -> list[str]:
-    """Extensions of the formats riogrande writes (only ``tif`` without riogrande)."""
-    outputs = _outputs()
-    return outputs.supported_extensions() if outputs is not None else ["tif"]
+    """Extensions (without the dot) of the formats riogrande writes, GeoTIFF first."""
+    return list(EXTENSIONS)
 
 
 def output_format_problem(path: str, cog: bool) -> str | None:
