@@ -9,14 +9,16 @@ included, and peak RSS of the whole process tree, see ``measure.py``):
 (b) ``threads``: a hand-written threaded rasterio script;
 (c) ``apply``: :func:`riogrande.apply`, 2 worker processes, and ``apply threads``:
     the same with ``backend="threads"``;
-(d) ``riogrande calc``: the command line, 2 worker threads (its default);
+(d) ``riogrande calc``: the command line, 2 worker threads (its default), and
+    the same writing uncompressed (``--co COMPRESS=NONE``) and with ZSTD level 1;
 (e) ``rio calc``: rasterio's calculator (one process);
 (f) ``gdal_calc.py``: GDAL's calculator (one process), where it is installed;
 (g) ``dask``: rioxarray + xarray on Dask's threaded scheduler (2 threads),
     where rioxarray is installed.
 
-Every variant writes with the same creation options (``apply_jobs.CREATION``:
-tiled 512, DEFLATE level 1 on all CPUs, as riogrande does). The variants
+Every variant but the last two of (d) writes with the same creation options
+(``apply_jobs.CREATION``: tiled 512, DEFLATE level 1 on all CPUs, as riogrande
+does); the size of each output is printed. The variants
 alternate in each repetition; medians are printed with ratios
 to the floor and written to ``benchmarks/results/apply.json``. Every output
 is compared with the hand-written script's on the pixels both hold as valid
@@ -71,6 +73,13 @@ def commands(raster: Path, out: Path) -> dict[str, list[str]]:
         "riogrande calc": [str(BIN / "riogrande"), "calc", NDVI_CALC, "-i", f"a={raster}",
                            "-o", str(out / "calc.tif"), "-j", "2", "-q", "--overwrite",
                            "--nodata", str(NODATA)],
+        "calc uncompressed": [str(BIN / "riogrande"), "calc", NDVI_CALC, "-i", f"a={raster}",
+                              "-o", str(out / "calc_none.tif"), "-j", "2", "-q",
+                              "--overwrite", "--nodata", str(NODATA), "--co", "COMPRESS=NONE"],
+        "calc zstd 1": [str(BIN / "riogrande"), "calc", NDVI_CALC, "-i", f"a={raster}",
+                        "-o", str(out / "calc_zstd.tif"), "-j", "2", "-q", "--overwrite",
+                        "--nodata", str(NODATA), "--co", "COMPRESS=ZSTD", "--co",
+                        "ZSTD_LEVEL=1"],
         "rio calc": [str(BIN / "rio"), "calc", NDVI_RIO, str(raster), str(out / "rio.tif"),
                      "--dtype", "float32", "--overwrite",
                      *(item for key, value in CREATION.items()
@@ -89,10 +98,12 @@ def commands(raster: Path, out: Path) -> dict[str, list[str]]:
 
 
 OUTPUTS = {"threads": "threads.tif", "apply": "apply.tif", "apply threads": "apply_threads.tif",
-           "riogrande calc": "calc.tif",
+           "riogrande calc": "calc.tif", "calc uncompressed": "calc_none.tif",
+           "calc zstd 1": "calc_zstd.tif",
            "rio calc": "rio.tif", "gdal_calc.py": "gdal.tif", "dask": "dask.tif"}
 #: Variants that write -9999 where an input is nodata (rio calc has no such rule).
-WRITES_NODATA = {"threads", "apply", "apply threads", "riogrande calc", "gdal_calc.py", "dask"}
+WRITES_NODATA = {"threads", "apply", "apply threads", "riogrande calc", "calc uncompressed",
+                 "calc zstd 1", "gdal_calc.py", "dask"}
 
 
 def agrees(variant: str, reference: Path, output: Path) -> bool:
@@ -138,27 +149,30 @@ def main(argv: list[str] | None = None) -> int:
                     "wall": measurement.wall_total, "cpu": measurement.cpu_total,
                     "peak_rss": measurement.peak_rss_total, "other_load": measurement.other_load,
                 })
-                logger.info("%d/%d %-15s %.2f s, %.0f MB", repetition + 1, args.repeat, name,
+                logger.info("%d/%d %-18s %.2f s, %.0f MB", repetition + 1, args.repeat, name,
                             measurement.wall_total, measurement.peak_rss_total / MB)
         same = {name: agrees(name, out / OUTPUTS["threads"], out / file)
                 for name, file in OUTPUTS.items() if name in variants}
+        sizes = {name: (out / file).stat().st_size for name, file in OUTPUTS.items()
+                 if name in variants}
     medians = {name: {key: statistics.median(run[key] for run in runs)
                       for key in ("wall", "cpu", "peak_rss", "other_load")}
                for name, runs in measured.items()}
-    floor = medians["floor"]["wall"]
+    floor, script = medians["floor"]["wall"], medians["threads"]["wall"]
     print(f"\nNDVI of a {args.size}x{args.size} 4-band float32 raster (bands 1, 2), "
           f"medians of {args.repeat}, whole process:")
-    print(f"{'variant':16s} {'wall s':>7s} {'x floor':>8s} {'CPU s':>7s} {'peak RSS MB':>12s}"
-          "  same result")
+    print(f"{'variant':18s} {'wall s':>7s} {'x floor':>8s} {'x script':>9s} {'CPU s':>7s} "
+          f"{'peak RSS MB':>12s} {'file MB':>8s}  same result")
     for name, median in medians.items():
-        print(f"{name:16s} {median['wall']:7.2f} {median['wall'] / floor:8.2f} "
-              f"{median['cpu']:7.2f} {median['peak_rss'] / MB:12.0f}  "
-              f"{same.get(name, '-')}")
+        size = f"{sizes[name] / MB:8.0f}" if name in sizes else f"{'-':>8s}"
+        print(f"{name:18s} {median['wall']:7.2f} {median['wall'] / floor:8.2f} "
+              f"{median['wall'] / script:9.2f} {median['cpu']:7.2f} "
+              f"{median['peak_rss'] / MB:12.0f} {size}  {same.get(name, '-')}")
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps({"size": args.size, "repeat": args.repeat,
                                         "load_average": list(os.getloadavg()),
                                         "runs": measured, "medians": medians,
-                                        "same": same}, indent=1) + "\n")
+                                        "same": same, "file_bytes": sizes}, indent=1) + "\n")
     return 0 if all(same.values()) else 1
 
 
