@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import rasterio.dtypes
 from numpy.typing import NDArray
+from rasterio._err import CPLE_BaseError  # GDAL errors rasterio passes through as they are
+from rasterio.errors import RasterioError
 
 from riogrande.aggregators import combine_views, fill_matrix
 from riogrande.blocks import gdal_cache_mb, resolve_block_size
@@ -47,6 +49,7 @@ from riogrande.io.exceptions import (
 from riogrande.io.models import Source, check_band_index
 from riogrande.masking import open_source
 from riogrande.outputs.derived import DerivedOutput, derived_output
+from riogrande.outputs.written import write_failure
 from riogrande.pool import Pool, is_remote
 from riogrande.prepare import as_size, create_views
 from riogrande.runner import is_kill, run_views
@@ -173,9 +176,13 @@ class _Sink:
         self.dtype = _file_dtype(data.dtype)
         if self.nodata is not None:
             check_nodata(self.nodata, self.dtype, "the output")
-        combine_views({"output_file": self.path,
-                       "profile": self.output.profile(self.dtype, self.count, self.nodata)},
-                      blocks)
+        profile = self.output.profile(self.dtype, self.count, self.nodata)
+        try:
+            combine_views({"output_file": self.path, "profile": profile}, blocks)
+        except (RasterioError, CPLE_BaseError, OSError) as error:  # a full disk, mostly
+            if isinstance(error, OutputError):
+                raise
+            raise write_failure(self.path, self.output.path, str(error)) from error
 
 
 def _named_inputs(

@@ -217,6 +217,51 @@ def test_disk_full_reported_by_a_write(tmp_path, monkeypatch):
     assert_no_orphans()
 
 
+def doubled(data: np.ndarray) -> np.ndarray:
+    return data.astype("float32") * 2
+
+
+@pytest.mark.parametrize("cog", [False, True], ids=["GeoTIFF", "COG"])
+@pytest.mark.parametrize("backend", ["threads", "processes"])
+def test_full_disk_apply(tmp_path, small_filesystem, cog, backend):
+    """A calculated result on a full disk: a clear error, nothing left, on both backends."""
+    import riogrande
+
+    path = noise_raster(tmp_path / "input.tif")
+    digest = file_sha256(path)
+    fill_up(small_filesystem, leave=8192)  # the float32 result needs ~900 KB uncompressed
+    output = small_filesystem / "doubled.tif"
+    with time_limit(60), pytest.raises(OutputError) as caught:
+        riogrande.apply(doubled, path, output, cog=cog, block_size=(64, 64), nbrcpu=2,
+                        backend=backend, creation_options={"COMPRESS": "NONE"})
+    assert str(output) in str(caught.value) and "the disk is full" in str(caught.value)
+    assert sorted(p.name for p in small_filesystem.iterdir()) == ["filler"]
+    assert file_sha256(path) == digest
+    assert_no_orphans()
+
+
+def test_failed_block_of_a_cog_leaves_nothing_over_many_runs(tmp_path):
+    """A function failing on one block, 20 times: every run ends with the error, no scratch."""
+    import riogrande
+    from riogrande.io.exceptions import BlockProcessingError
+
+    path = noise_raster(tmp_path / "input.tif")
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def fails_on_the_last_row(data: np.ndarray) -> np.ndarray:
+        if data.shape[1] < 64:  # the raster's 300 rows: the last blocks are 44 rows high
+            raise ValueError("broken block")
+        return data.astype("float32")
+
+    for _ in range(20):
+        with time_limit(30), pytest.raises(BlockProcessingError, match="broken block"):
+            riogrande.apply(fails_on_the_last_row, path, out / "result.tif", cog=True,
+                            block_size=(64, 64), nbrcpu=2, backend="threads")
+        assert list(out.iterdir()) == []
+    assert_no_orphans()
+
+
 # ------------------------------------------------- two runs on the same file
 
 CONCURRENT_SCRIPT = """

@@ -60,7 +60,10 @@ def translate(
 FULL_DISK_BYTES = 2**20
 
 
-def _write_failure(path: Path, name: str | os.PathLike[str]) -> OutputError:
+def write_failure(path: Path, name: str | os.PathLike[str], detail: str | None = None
+                  ) -> OutputError:
+    """The error of a failed write of ``path`` (to become ``name``): the disk is full, or
+    the file is incomplete (with GDAL's ``detail`` when there is one)."""
     try:
         stats = os.statvfs(path.parent)
         free = stats.f_bavail * stats.f_frsize
@@ -69,6 +72,8 @@ def _write_failure(path: Path, name: str | os.PathLike[str]) -> OutputError:
     if free is not None and free < FULL_DISK_BYTES:
         return OutputError(f"writing {name} failed: the disk is full "
                            f"({free // 1024} KiB free in {path.parent})")
+    if detail:
+        return OutputError(f"writing {name} failed: {detail}")
     return OutputError(f"writing {name} failed: the file came out incomplete "
                        "(is the disk full?)")
 
@@ -98,8 +103,8 @@ def check_written(path: str | os.PathLike[str], name: str | os.PathLike[str]) ->
                 offset = written.get_tag_item(f"BLOCK_OFFSET_{col}_{row}", "TIFF", bidx=1)
                 length = written.get_tag_item(f"BLOCK_SIZE_{col}_{row}", "TIFF", bidx=1)
                 if not offset or not length or int(offset) + int(length) > size:
-                    raise _write_failure(path, name)
+                    raise write_failure(path, name)
     except OutputError:
         raise
     except (SourceError, RasterioIOError, OSError):
-        raise _write_failure(path, name) from None
+        raise write_failure(path, name) from None
