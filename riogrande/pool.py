@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from riogrande.helper import get_nbr_workers, get_or_set_context
+from riogrande.interrupts import interrupts_held
 from riogrande.io import handles
 from riogrande.io.exceptions import RunError
 
@@ -331,7 +332,8 @@ class Pool:
                                                         thread_name_prefix="riogrande-worker")
                 else:
                     start_method, executable, cachemax = self._options
-                    with default_start_method_kept() as application_method:
+                    with default_start_method_kept() as application_method, \
+                            interrupts_held():  # kept by the Pool once started, to stop
                         self._executor = start_processes(
                             self.workers, start_method or application_method or "spawn",
                             executable, cachemax, keep_datasets=False)

@@ -29,6 +29,8 @@ from multiprocessing.context import BaseContext
 from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
+from riogrande.interrupts import accept_interrupts
+
 #: Seconds a stopped worker gets to exit before it is killed.
 STOP_SECONDS = 2.0
 
@@ -51,6 +53,7 @@ def _encode_outcome(job_id: int, ok: bool, value: Any) -> bytes:
 def _serve(tasks: Connection, results: Connection, initializer: Callable[..., Any] | None,
            initargs: tuple[Any, ...]) -> None:
     """The worker process: run jobs from ``tasks`` until told to stop or orphaned."""
+    accept_interrupts()
     if initializer is not None:
         initializer(*initargs)
     parent = multiprocessing.parent_process()

@@ -30,14 +30,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
-import signal
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
 from typing import Any
 
 from riogrande.helper import get_nbr_workers
+from riogrande.interrupts import interrupts_held
 from riogrande.io import gdal_cache, handles
 from riogrande.io.exceptions import (
     AggregationError,
@@ -127,26 +127,6 @@ def execute_job(worker: Callable[..., Any], job: dict[str, Any], queue_param: st
             traceback.format_exc(),
         ) from None
     return collector.items
-
-
-@contextlib.contextmanager
-def interrupts_held() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM back while the main thread starts a thread.
-
-    An interrupt raised half way through :meth:`threading.Thread.start`
-    leaves a thread running that the run's clean-up cannot see (it may not
-    be alive yet when checked), e.g. an aggregator holding a scratch file
-    open. Held signals arrive as soon as the thread has started.
-    """
-    if (not hasattr(signal, "pthread_sigmask")
-            or threading.current_thread() is not threading.main_thread()):
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class _Aggregator(threading.Thread):
@@ -316,11 +296,18 @@ def run_views(
     with default_start_method_kept() as application_method:
         if executor is not None:
             pool = external_pool(executor, nbrcpu)
-        else:
-            method = start_method or application_method or "spawn"
-            pool = local_pool(workers, method, executable, gdal_cachemax_mb)
-        return _run(pool, worker, job_list, aggregator, queue_param, progress, cancel,
-                    on_message, gdal_cachemax_mb)
+            return _run(pool, worker, job_list, aggregator, queue_param, progress, cancel,
+                        on_message, gdal_cachemax_mb)
+        method = start_method or application_method or "spawn"
+        started: WorkerPool | None = None
+        try:
+            with interrupts_held():  # an interrupt arrives once the pool is in hand
+                started = local_pool(workers, method, executable, gdal_cachemax_mb)
+            return _run(started, worker, job_list, aggregator, queue_param, progress,
+                        cancel, on_message, gdal_cachemax_mb)
+        finally:
+            if started is not None:
+                started.close()  # already closed by the run's clean-up, unless interrupted
 
 
 def _run(pool: WorkerPool, worker: Callable[..., Any], job_list: Sequence[dict[str, Any]],

@@ -165,6 +165,69 @@ def test_sigterm_removes_the_partial_output(make_raster, tmp_path, in_place, bac
         assert file_sha256(raster) == digest
 
 
+
+@pytest.mark.slow
+@pytest.mark.parametrize("in_place", [False, True], ids=["to a file", "in place"])
+def test_sigterm_at_any_instant_of_the_start_never_hangs(make_raster, tmp_path, in_place):
+    """SIGTERM at 15 instants from the command's start: while it imports, starts its worker
+    processes, hands them to the run, runs. Every time it ends within seconds, leaving no
+    process and no file behind (a pool started but not yet handed over once kept the
+    interpreter waiting for its workers at exit)."""
+    raster = make_raster(width=2000, height=1500, count=1, nodata=0, block=(256, 256))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "tmp").mkdir()
+    digest = file_sha256(raster)
+    target = ["--in-place", "--yes"] if in_place else ["-o", str(tmp_path / "out" / "m.tif")]
+    command = [*RIOGRANDE, "mask", str(raster), *target, "--block-size", "16", "16", "-j", "2",
+               "--backend", "processes"]
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp"), "PYTHONFAULTHANDLER": "1"}
+    for repetition in range(15):
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   stdin=subprocess.DEVNULL, text=True, env=env)
+        parent = psutil.Process(process.pid)
+        workers: list[psutil.Process] = []
+        deadline = time.monotonic() + 0.2 + 0.05 * repetition
+        while time.monotonic() < deadline and process.poll() is None:
+            workers = parent.children(recursive=True) or workers
+            time.sleep(0.005)
+        process.send_signal(signal.SIGTERM)
+        try:
+            _, stderr = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+            _, stderr = process.communicate()
+            pytest.fail(f"repetition {repetition}: no exit 30 s after SIGTERM\n{stderr}")
+        assert process.returncode in (143, -signal.SIGTERM), stderr
+        assert "Traceback" not in stderr, stderr
+        _, alive = psutil.wait_procs(workers, timeout=10)
+        assert alive == [], repetition
+        assert list((tmp_path / "out").iterdir()) == [], repetition
+        assert list((tmp_path / "tmp").iterdir()) == [], repetition
+    assert file_sha256(raster) == digest
+
+
+@pytest.mark.parametrize("interrupt, code, words", [
+    ("Terminated", 143, "Terminated."), ("KeyboardInterrupt", 130, "Interrupted."),
+])
+def test_an_interrupt_before_the_run_exits_with_its_code(make_raster, tmp_path, monkeypatch,
+                                                         interrupt, code, words):
+    """Between parsing and the run (checking the outputs): 143 or 130, not click's 1."""
+    import riogrande.cli.calc
+    from riogrande.cli.errors import Terminated
+
+    kind = {"Terminated": Terminated, "KeyboardInterrupt": KeyboardInterrupt}[interrupt]
+
+    def interrupted(*args, **kwargs):
+        raise kind
+
+    monkeypatch.setattr(riogrande.cli.calc, "check_outputs", interrupted)
+    raster = make_raster(count=1)
+    result = CliRunner().invoke(cli, ["calc", "a * 2", "-i", f"a={raster}", "-o",
+                                      str(tmp_path / "out.tif")])
+    assert result.exit_code == code and words in result.output
+    assert "Aborted" not in result.output and not (tmp_path / "out.tif").exists()
+
+
 # ------------------------------------------------------------------ tiny blocks
 
 

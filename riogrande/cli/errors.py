@@ -34,6 +34,27 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
     raise Terminated
 
 
+class InterruptibleGroup(click.Group):
+    """A command group whose Ctrl-C and SIGTERM exit with 130 and 143 at any point.
+
+    A run reports what it removed (:func:`library_errors`); an interrupt
+    before or after the run (parsing, checking, printing) has nothing to
+    remove, and exits with the same codes instead of click's "Aborted!"
+    (exit code 1).
+    """
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Invoke the command, turning a late or early interrupt into its exit code."""
+        try:
+            return super().invoke(ctx)
+        except Terminated:
+            click.echo("\nTerminated.", err=True)
+            raise click.exceptions.Exit(TERMINATED) from None
+        except KeyboardInterrupt:
+            click.echo("\nInterrupted.", err=True)
+            raise click.exceptions.Exit(INTERRUPTED) from None
+
+
 @contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
     """While the block runs, SIGTERM raises :class:`Terminated` in the main thread.

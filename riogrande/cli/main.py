@@ -9,7 +9,7 @@ import click
 from riogrande import __version__
 from riogrande.cli.calc import calc
 from riogrande.cli.demo import demo
-from riogrande.cli.errors import terminate_as_interrupt
+from riogrande.cli.errors import InterruptibleGroup, terminate_as_interrupt
 from riogrande.cli.info import info
 from riogrande.cli.mask import mask
 from riogrande.cli.selector import selector
@@ -18,7 +18,8 @@ from riogrande.cli.stderr import native_stderr_hidden
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 
-@click.group(name="grande", context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="grande", cls=InterruptibleGroup,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="Log more on stderr (-v: INFO, -vv: DEBUG).")
 @click.version_option(__version__, prog_name="riogrande")
 @click.pass_context
