@@ -60,15 +60,34 @@ def translate(
 FULL_DISK_BYTES = 2**20
 
 
+def _free_bytes(folder: Path) -> int | None:
+    try:
+        stats = os.statvfs(folder)
+    except (AttributeError, OSError):  # Windows has no statvfs
+        return None
+    return stats.f_bavail * stats.f_frsize
+
+
+def _holes_on_a_full_disk(path: Path, size: int) -> bool:
+    """Whether ``path`` has unwritten parts and its disk is full.
+
+    Some GDAL versions let tiles that could not be written pass silently,
+    leaving holes in a file whose tile index looks complete; fewer bytes
+    allocated than the file's size on a full disk is that. (A compressing
+    file system allocates less than the size too, but its disk is not full.)
+    """
+    blocks = getattr(path.stat(), "st_blocks", None)
+    if blocks is None or blocks * 512 >= size:
+        return False
+    free = _free_bytes(path.parent)
+    return free is not None and free < FULL_DISK_BYTES
+
+
 def write_failure(path: Path, name: str | os.PathLike[str], detail: str | None = None
                   ) -> OutputError:
     """The error of a failed write of ``path`` (to become ``name``): the disk is full, or
     the file is incomplete (with GDAL's ``detail`` when there is one)."""
-    try:
-        stats = os.statvfs(path.parent)
-        free = stats.f_bavail * stats.f_frsize
-    except (AttributeError, OSError):  # Windows has no statvfs
-        free = None
+    free = _free_bytes(path.parent)
     if free is not None and free < FULL_DISK_BYTES:
         return OutputError(f"writing {name} failed: the disk is full "
                            f"({free // 1024} KiB free in {path.parent})")
@@ -83,8 +102,9 @@ def check_written(path: str | os.PathLike[str], name: str | os.PathLike[str]) ->
 
     GDAL reports some write errors (when flushing blocks on close) only on
     stderr, so the file is checked: it opens, and in a TIFF every tile's
-    bytes lie within the file (only the tile index is read, not the pixels);
-    another format's last row is read.
+    bytes lie within the file (only the tile index is read, not the pixels)
+    and, on a full disk, the file has no holes; another format's last row is
+    read.
 
     Raises
     ------
@@ -104,6 +124,8 @@ def check_written(path: str | os.PathLike[str], name: str | os.PathLike[str]) ->
                 length = written.get_tag_item(f"BLOCK_SIZE_{col}_{row}", "TIFF", bidx=1)
                 if not offset or not length or int(offset) + int(length) > size:
                     raise write_failure(path, name)
+        if _holes_on_a_full_disk(path, size):
+            raise write_failure(path, name)
     except OutputError:
         raise
     except (SourceError, RasterioIOError, OSError):
