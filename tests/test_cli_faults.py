@@ -228,6 +228,33 @@ def test_an_interrupt_before_the_run_exits_with_its_code(make_raster, tmp_path, 
     assert "Aborted" not in result.output and not (tmp_path / "out.tif").exists()
 
 
+
+def test_a_swallowed_sigterm_still_stops_the_run(make_raster, tmp_path, monkeypatch):
+    """SIGTERM's exception raised inside a callback of a compiled extension is only printed
+    ("Exception ignored in ..."); the run stops at its next block all the same."""
+    import signal as signals
+
+    import riogrande.cli.errors
+    import riogrande.expression
+
+    real = riogrande.expression.calculate
+
+    def swallowed_then_run(*args, **kwargs):
+        try:
+            riogrande.cli.errors._raise_terminated(signals.SIGTERM, None)
+        except KeyboardInterrupt:
+            pass  # what rasterio's logging callback does with it
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(riogrande.expression, "calculate", swallowed_then_run)
+    raster = make_raster(width=300, height=200, count=1)
+    out = tmp_path / "out.tif"
+    result = CliRunner().invoke(cli, ["calc", "a * 2", "-i", f"a={raster}", "-o", str(out),
+                                      "--block-size", 64, 64, "-q"])
+    assert result.exit_code == 143 and "Terminated" in result.output
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
 # ------------------------------------------------------------------ tiny blocks
 
 

@@ -30,8 +30,37 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM received: unwinds like Ctrl-C, so the library removes its partial output."""
 
 
+#: The interrupts received since :func:`terminate_as_interrupt` was entered.
+_received: set[int] = set()
+
+
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    _received.add(signum)
     raise Terminated
+
+
+def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    _received.add(signum)
+    raise KeyboardInterrupt
+
+
+def raise_if_interrupted() -> None:
+    """Raise the interrupt received earlier, if any, again.
+
+    The exception a signal handler raises can be swallowed: when it lands in
+    Python code that a compiled extension calls back (rasterio's logging),
+    the extension only prints it ("Exception ignored in ...") and goes on.
+    The run's progress callback calls this, so such a run still stops.
+
+    Raises
+    ------
+    Terminated, KeyboardInterrupt
+        If SIGTERM, or SIGINT, was received.
+    """
+    if signal.SIGTERM in _received:
+        raise Terminated
+    if signal.SIGINT in _received:
+        raise KeyboardInterrupt
 
 
 class InterruptibleGroup(click.Group):
@@ -46,7 +75,9 @@ class InterruptibleGroup(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         """Invoke the command, turning a late or early interrupt into its exit code."""
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            raise_if_interrupted()  # an interrupt swallowed on the way (see there)
+            return result
         except Terminated:
             click.echo("\nTerminated.", err=True)
             raise click.exceptions.Exit(TERMINATED) from None
@@ -59,13 +90,20 @@ class InterruptibleGroup(click.Group):
 def terminate_as_interrupt() -> Iterator[None]:
     """While the block runs, SIGTERM raises :class:`Terminated` in the main thread.
 
-    The previous handler is restored afterwards.
+    Ctrl-C raises ``KeyboardInterrupt`` as usual; both are also recorded for
+    :func:`raise_if_interrupted`. The previous handlers are restored afterwards.
     """
+    _received.clear()
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous_int = None
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        previous_int = signal.signal(signal.SIGINT, _raise_interrupted)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if previous_int is not None:
+            signal.signal(signal.SIGINT, previous_int)
 
 
 @contextmanager
