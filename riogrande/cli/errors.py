@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -78,12 +80,15 @@ class InterruptibleGroup(click.Group):
             result = super().invoke(ctx)
             raise_if_interrupted()  # an interrupt swallowed on the way (see there)
             return result
-        except Terminated:
-            click.echo("\nTerminated.", err=True)
-            raise click.exceptions.Exit(TERMINATED) from None
-        except KeyboardInterrupt:
-            click.echo("\nInterrupted.", err=True)
-            raise click.exceptions.Exit(INTERRUPTED) from None
+        except KeyboardInterrupt as interrupt:
+            raise interrupted_exit(interrupt, "") from None
+
+
+def interrupted_exit(interrupt: KeyboardInterrupt, what: str) -> click.exceptions.Exit:
+    """Say ``Terminated<what>.`` or ``Interrupted<what>.``; the exit of code 143 or 130."""
+    terminated = isinstance(interrupt, Terminated)
+    click.echo(f"\n{'Terminated' if terminated else 'Interrupted'}{what}.", err=True)
+    return click.exceptions.Exit(TERMINATED if terminated else INTERRUPTED)
 
 
 @contextmanager
@@ -91,9 +96,18 @@ def terminate_as_interrupt() -> Iterator[None]:
     """While the block runs, SIGTERM raises :class:`Terminated` in the main thread.
 
     Ctrl-C raises ``KeyboardInterrupt`` as usual; both are also recorded for
-    :func:`raise_if_interrupted`. The previous handlers are restored afterwards.
+    :func:`raise_if_interrupted`, and one that a compiled extension swallows
+    is not printed as "Exception ignored". The previous handlers are restored
+    afterwards.
     """
     _received.clear()
+    unraisable = sys.unraisablehook
+
+    def quiet_interrupts(report: Any) -> None:  # recorded: raised again at the next block
+        if not isinstance(report.exc_value, KeyboardInterrupt):
+            unraisable(report)
+
+    sys.unraisablehook = quiet_interrupts
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     previous_int = None
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
@@ -102,6 +116,7 @@ def terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        sys.unraisablehook = unraisable
         if previous_int is not None:
             signal.signal(signal.SIGINT, previous_int)
 
@@ -141,9 +156,5 @@ def library_errors(
             if isinstance(error, kind):
                 raise click.BadParameter(str(error), param_hint=hint) from error
         raise RiograndeClickError(str(error)) from error
-    except Terminated:
-        click.echo("\nTerminated: workers stopped, partial output removed.", err=True)
-        raise click.exceptions.Exit(TERMINATED) from None
-    except KeyboardInterrupt:
-        click.echo("\nInterrupted: workers stopped, partial output removed.", err=True)
-        raise click.exceptions.Exit(INTERRUPTED) from None
+    except KeyboardInterrupt as interrupt:
+        raise interrupted_exit(interrupt, ": workers stopped, partial output removed") from None
