@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from riogrande.helper import is_nan
+from riogrande.interrupts import interrupts_held
 from riogrande.io.exceptions import IncompatibleRastersError, InvalidNodataError, OutputError
 from riogrande.io.names import backing_file, is_plain_path
 
@@ -115,15 +116,18 @@ def _check_folder_accepts_files(path: Path) -> None:
         raise OutputError(f"cannot write {path}: the folder {folder} {reason}")
     if not os.access(folder, os.W_OK):
         raise OutputError(f"cannot write {path}: the folder {folder} is not writable")
-    try:  # some folders look writable and are not (/proc, a read-only mount)
-        handle, probe = tempfile.mkstemp(prefix=".riogrande-probe-", dir=folder)
-    except OSError as error:
-        raise OutputError(
-            f"cannot write {path}: the folder {folder} does not accept new files "
-            f"({error.strerror or error})"
-        ) from None
-    os.close(handle)
-    os.unlink(probe)
+    # some folders look writable and are not (/proc, a read-only mount); an interrupt
+    # between creating the probe and removing it would leave it behind
+    with interrupts_held():
+        try:
+            handle, probe = tempfile.mkstemp(prefix=".riogrande-probe-", dir=folder)
+        except OSError as error:
+            raise OutputError(
+                f"cannot write {path}: the folder {folder} does not accept new files "
+                f"({error.strerror or error})"
+            ) from None
+        os.close(handle)
+        os.unlink(probe)
 
 
 def check_output_path(

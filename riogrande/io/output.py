@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from riogrande.interrupts import interrupts_held
 from riogrande.io.exceptions import OutputError
 
 logger = logging.getLogger(__name__)
@@ -75,20 +76,23 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
         If the temporary file cannot be created in the folder of ``path``.
     """
     final = Path(path)
+    temporary = None
     try:
-        handle, name = tempfile.mkstemp(
-            prefix=f".{final.stem}.", suffix=".part" + (final.suffix or ".tif"),
-            dir=final.parent,
-        )
-    except OSError as error:
-        raise OutputError(f"cannot write {final}: {error.strerror or error}") from None
-    os.close(handle)
-    temporary = Path(name)
-    try:
+        with interrupts_held():  # the temporary file exists only with its name in hand
+            try:
+                handle, name = tempfile.mkstemp(
+                    prefix=f".{final.stem}.", suffix=".part" + (final.suffix or ".tif"),
+                    dir=final.parent,
+                )
+            except OSError as error:
+                raise OutputError(f"cannot write {final}: {error.strerror or error}") from None
+            temporary = Path(name)
+            os.close(handle)
         yield temporary
         os.chmod(temporary, new_file_mode())
     except BaseException:
-        _remove(temporary)
+        if temporary is not None:
+            _remove(temporary)
         raise
     os.replace(temporary, final)
     for suffix in SIDECARS:  # side files of an older output describe another raster
