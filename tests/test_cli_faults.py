@@ -113,6 +113,17 @@ def test_worker_traceback_only_with_verbose(tmp_path):
 # ---------------------------------------------------------------------- SIGTERM
 
 
+def describe(processes: list[psutil.Process]) -> str:
+    """What each of ``processes`` is doing, for a failure message."""
+    states = []
+    for process in processes:
+        try:
+            states.append(f"{process.pid} {process.status()} {process.cmdline()[-1:]}")
+        except psutil.Error:
+            states.append(f"{process.pid} gone")
+    return ", ".join(states) or "none"
+
+
 def start_and_terminate(
     command: list[str], folder: Path, delay: float, children: int
 ) -> tuple[int, str, list]:
@@ -135,7 +146,12 @@ def start_and_terminate(
         assert process.poll() is None, "the run ended before it could be terminated"
         time.sleep(delay)
         process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=60)
+        try:
+            _, stderr = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+            _, stderr = process.communicate()
+            pytest.fail(f"no exit 60 s after SIGTERM; workers {describe(workers)}\n{stderr}")
     finally:
         if process.poll() is None:
             process.kill()
