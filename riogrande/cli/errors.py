@@ -7,7 +7,7 @@ import signal
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from types import FrameType
+from types import FrameType, TracebackType
 from typing import Any
 
 import click
@@ -97,17 +97,25 @@ def terminate_as_interrupt() -> Iterator[None]:
 
     Ctrl-C raises ``KeyboardInterrupt`` as usual; both are also recorded for
     :func:`raise_if_interrupted`, and one that a compiled extension swallows
-    is not printed as "Exception ignored". The previous handlers are restored
-    afterwards.
+    is not printed (neither "Exception ignored" nor its traceback). The
+    previous handlers and hooks are restored afterwards.
     """
     _received.clear()
-    unraisable = sys.unraisablehook
+    unraisable, excepthook = sys.unraisablehook, sys.excepthook
 
-    def quiet_interrupts(report: Any) -> None:  # recorded: raised again at the next block
+    # An interrupt a compiled extension swallows is recorded and raised again at the next
+    # block: neither its "Exception ignored" report nor its traceback (Cython prints both
+    # for some callbacks) is shown.
+    def quiet_interrupts(report: Any) -> None:
         if not isinstance(report.exc_value, KeyboardInterrupt):
             unraisable(report)
 
-    sys.unraisablehook = quiet_interrupts
+    def quiet_interrupt_tracebacks(kind: type[BaseException], value: BaseException,
+                                   traceback: TracebackType | None) -> None:
+        if not issubclass(kind, KeyboardInterrupt):
+            excepthook(kind, value, traceback)
+
+    sys.unraisablehook, sys.excepthook = quiet_interrupts, quiet_interrupt_tracebacks
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     previous_int = None
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
@@ -116,7 +124,7 @@ def terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-        sys.unraisablehook = unraisable
+        sys.unraisablehook, sys.excepthook = unraisable, excepthook
         if previous_int is not None:
             signal.signal(signal.SIGINT, previous_int)
 
