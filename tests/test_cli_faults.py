@@ -19,8 +19,11 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import click
+import numpy
 import psutil
 import pytest
+import rasterio
 from click.testing import CliRunner
 
 from riogrande.cli.main import cli
@@ -248,6 +251,60 @@ def test_an_interrupt_before_the_run_exits_with_its_code(make_raster, tmp_path, 
     assert result.exit_code == code and words in result.output
     assert "Aborted" not in result.output and not (tmp_path / "out.tif").exists()
 
+
+@pytest.mark.parametrize("moment", ["printing the report", "closing the command"])
+def test_a_sigterm_after_the_run_exits_143_and_keeps_the_complete_output(
+    make_raster, tmp_path, monkeypatch, moment
+):
+    """The output is complete: it stays, and the command still says it was terminated."""
+    import riogrande.cli.calc
+    from riogrande.cli.errors import Terminated
+
+    def terminated(*args, **kwargs):
+        raise Terminated
+
+    if moment == "printing the report":
+        monkeypatch.setattr(riogrande.cli.calc, "report_fields", terminated)
+        extra = ["--json"]
+    else:
+        real_invoke = click.Command.invoke
+
+        def invoke_then_terminated(self, ctx):
+            if not isinstance(self, click.Group):  # the command's context, inside the group's
+                ctx.call_on_close(terminated)
+            return real_invoke(self, ctx)
+
+        monkeypatch.setattr(click.Command, "invoke", invoke_then_terminated)
+        extra = []
+    raster = make_raster(count=1)
+    out = tmp_path / "out.tif"
+    result = CliRunner().invoke(cli, ["calc", "a * 2", "-i", f"a={raster}", "-o", str(out),
+                                      "-q", *extra])
+    assert result.exit_code == 143, result.output
+    assert "Terminated" in result.output and "Aborted" not in result.output
+    with rasterio.open(raster) as source, rasterio.open(out) as written:
+        numpy.testing.assert_array_equal(written.read(1), source.read(1) * 2)
+    assert leftovers(tmp_path) == []
+
+
+def test_sigterm_is_left_to_its_default_action_once_the_command_is_done(make_raster,
+                                                                          monkeypatch):
+    """When the group's context closes (after the command and its report), SIGTERM's own
+    handler is back: a late one ends the process like any other, not as click's "Aborted!"
+    (exit 1)."""
+    seen = []
+    real_invoke = click.Command.invoke
+
+    def invoke_and_watch(self, ctx):
+        if not isinstance(self, click.Group):  # first thing the group's context does at close
+            ctx.parent.call_on_close(lambda: seen.append(signal.getsignal(signal.SIGTERM)))
+        return real_invoke(self, ctx)
+
+    monkeypatch.setattr(click.Command, "invoke", invoke_and_watch)
+    before = signal.getsignal(signal.SIGTERM)
+    result = CliRunner().invoke(cli, ["info", str(make_raster(count=1))])
+    assert result.exit_code == 0, result.output
+    assert seen == [before]
 
 
 @pytest.mark.parametrize("with_traceback", [False, True],

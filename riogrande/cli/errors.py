@@ -68,17 +68,20 @@ def raise_if_interrupted() -> None:
 class InterruptibleGroup(click.Group):
     """A command group whose Ctrl-C and SIGTERM exit with 130 and 143 at any point.
 
-    A run reports what it removed (:func:`library_errors`); an interrupt
-    before or after the run (parsing, checking, printing) has nothing to
-    remove, and exits with the same codes instead of click's "Aborted!"
-    (exit code 1).
+    SIGTERM is turned into an exception (:func:`terminate_as_interrupt`) for
+    the whole of the command, from the group's options to the last line
+    printed. A run reports what it removed (:func:`library_errors`); an
+    interrupt before or after the run (parsing, checking, printing) has
+    nothing to remove, and exits with the same codes instead of click's
+    "Aborted!" (exit code 1).
     """
 
     def invoke(self, ctx: click.Context) -> object:
         """Invoke the command, turning a late or early interrupt into its exit code."""
         try:
-            result = super().invoke(ctx)
-            raise_if_interrupted()  # an interrupt swallowed on the way (see there)
+            with terminate_as_interrupt():
+                result = super().invoke(ctx)
+                raise_if_interrupted()  # an interrupt swallowed on the way (see there)
             return result
         except KeyboardInterrupt as interrupt:
             raise interrupted_exit(interrupt, "") from None
@@ -165,4 +168,4 @@ def library_errors(
                 raise click.BadParameter(str(error), param_hint=hint) from error
         raise RiograndeClickError(str(error)) from error
     except KeyboardInterrupt as interrupt:
-        raise interrupted_exit(interrupt, ": workers stopped, partial output removed") from None
+        raise interrupted_exit(interrupt, ": workers stopped, no partial output left") from None

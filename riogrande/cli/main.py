@@ -9,7 +9,7 @@ import click
 from riogrande import __version__
 from riogrande.cli.calc import calc
 from riogrande.cli.demo import demo
-from riogrande.cli.errors import InterruptibleGroup, terminate_as_interrupt
+from riogrande.cli.errors import InterruptibleGroup
 from riogrande.cli.info import info
 from riogrande.cli.mask import mask
 from riogrande.cli.selector import selector
@@ -29,7 +29,6 @@ def cli(ctx: click.Context, verbose: int) -> None:
     Exit codes: 0 success, 1 processing error, 2 usage error, 130 interrupted
     (Ctrl-C), 143 terminated (SIGTERM).
     """
-    ctx.with_resource(terminate_as_interrupt())
     if not verbose:  # GDAL's own lines ("No space left on device"...) repeat riogrande's error
         ctx.with_resource(native_stderr_hidden())
         logging.getLogger("rasterio").setLevel(logging.CRITICAL)
