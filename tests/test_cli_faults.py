@@ -116,6 +116,24 @@ def test_worker_traceback_only_with_verbose(tmp_path):
 # ---------------------------------------------------------------------- SIGTERM
 
 
+def test_stack_dumps_reach_the_terminal_while_native_messages_are_hidden(tmp_path):
+    """GDAL's own lines go to a scratch file during a command; a faulthandler dump (how a
+    hung run is diagnosed) does not."""
+    script = (
+        "import os, signal\n"
+        "from riogrande.cli.stderr import native_stderr_hidden\n"
+        "with native_stderr_hidden():\n"
+        "    os.write(2, b'ERROR 1: a native line\\n')\n"
+        "    os.kill(os.getpid(), signal.SIGABRT)\n"
+    )
+    done = subprocess.run([sys.executable, "-X", "faulthandler", "-c", script],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == -signal.SIGABRT
+    assert "ERROR 1" not in done.stderr
+    assert "Fatal Python error: Aborted" in done.stderr and "<string>" in done.stderr, done.stderr
+
+
+
 def describe(processes: list[psutil.Process]) -> str:
     """What each of ``processes`` is doing, for a failure message."""
     states = []

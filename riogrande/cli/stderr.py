@@ -11,6 +11,7 @@ terminal.
 
 from __future__ import annotations
 
+import faulthandler
 import io
 import os
 import sys
@@ -33,7 +34,8 @@ def native_stderr_hidden() -> Iterator[None]:
     """Within the block, file descriptor 2 goes to a scratch file; ``sys.stderr`` does not.
 
     Worker processes started within the block inherit the redirected
-    descriptor, so their native messages are hidden too.
+    descriptor, so their native messages are hidden too. Stack dumps of
+    :mod:`faulthandler`, when enabled, still go to the terminal.
     """
     try:
         sys.stderr.flush()
@@ -42,15 +44,20 @@ def native_stderr_hidden() -> Iterator[None]:
         yield
         return
     original = sys.stderr
+    dumping = faulthandler.is_enabled()  # PYTHONFAULTHANDLER, -X faulthandler
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), STDERR_FD)
         if _writes_to_fd2(original):
             sys.stderr = open(os.dup(terminal), "w", buffering=1,  # noqa: SIM115 (closed below)
                               encoding=original.encoding, errors=original.errors)
+            if dumping:  # stack dumps still reach the terminal
+                faulthandler.enable(file=sys.stderr, all_threads=True)
         try:
             yield
         finally:
             if sys.stderr is not original:
+                if dumping:
+                    faulthandler.enable(file=original, all_threads=True)
                 sys.stderr.close()
                 sys.stderr = original
             os.dup2(terminal, STDERR_FD)
