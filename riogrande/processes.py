@@ -136,12 +136,16 @@ class ProcessWorkers(Executor):
         self._closing = False
         self._workers: list[_Worker] = []
         self._reader: threading.Thread | None = None
+        # the reader's end, told by an event: Python 3.11 marks a thread stopped, though it
+        # still runs, when an interrupt lands in join()
+        self._reader_ended = threading.Event()
         try:  # an interrupt (Ctrl-C, SIGTERM in the command line) may come at any point
             for number in range(workers):
                 self._workers.append(self._start(context, number, initializer, initargs))
-            self._reader = threading.Thread(target=self._read_results, daemon=True,
-                                            name="riogrande-results")
-            self._reader.start()
+            reader = threading.Thread(target=self._read_results, daemon=True,
+                                      name="riogrande-results")
+            reader.start()
+            self._reader = reader
         except BaseException:
             self.terminate()
             raise
@@ -202,10 +206,13 @@ class ProcessWorkers(Executor):
     def _read_results(self) -> None:
         """The result thread: resolve futures until every worker's pipe has ended."""
         live = {worker.results: worker for worker in self._workers}
-        while live:
-            for connection in wait(list(live)):
-                if not self._receive(live[connection]):
-                    del live[connection]
+        try:
+            while live:
+                for connection in wait(list(live)):
+                    if not self._receive(live[connection]):
+                        del live[connection]
+        finally:
+            self._reader_ended.set()
 
     def _receive(self, worker: _Worker) -> bool:
         """Read one outcome of ``worker``; False once its pipe has ended."""
@@ -275,8 +282,8 @@ class ProcessWorkers(Executor):
                 worker.process.kill()
                 worker.process.join()
         reader = self._reader
-        if reader is not None and reader is not threading.current_thread() and reader.is_alive():
-            reader.join()  # every result pipe has ended: the workers are gone
+        if reader is not None and reader is not threading.current_thread():
+            self._reader_ended.wait()  # every result pipe has ended: the workers are gone
         for worker in self._workers:
             self._fail_jobs(worker, "the pool was shut down")
             for connection in (worker.tasks, worker.results):

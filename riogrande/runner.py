@@ -130,12 +130,19 @@ def execute_job(worker: Callable[..., Any], job: dict[str, Any], queue_param: st
 
 
 class _Aggregator(threading.Thread):
-    """Runs ``aggregator(q)`` and keeps its result or its exception."""
+    """Runs ``aggregator(q)`` and keeps its result or its exception.
+
+    Its end is told by an event of its own, not by ``join()``/``is_alive()``:
+    Python 3.11 marks a thread stopped, though it still runs, when an
+    interrupt lands in ``join()``, and the run would then end while the
+    aggregator still writes the output.
+    """
 
     def __init__(self, aggregator: Callable[[queue.Queue], Any], maxsize: int) -> None:
         super().__init__(name="riogrande-aggregator", daemon=True)
         self.queue: queue.Queue = queue.Queue(maxsize=maxsize)
         self._aggregator = aggregator
+        self._ended = threading.Event()
         self.result: Any = None
         self.error: BaseException | None = None
         self.started = False
@@ -143,15 +150,22 @@ class _Aggregator(threading.Thread):
     def start_once(self) -> None:
         """Start the thread unless it already runs."""
         if not self.started:
-            self.started = True
             with interrupts_held():
                 self.start()
+                self.started = True
 
     def run(self) -> None:
         try:
             self.result = self._aggregator(self.queue)
         except BaseException as error:  # reported to the caller's thread
             self.error = error
+        finally:
+            self._ended.set()
+
+    @property
+    def running(self) -> bool:
+        """Whether the aggregator has started and not yet returned or raised."""
+        return self.started and not self._ended.is_set()
 
     def put(self, item: Any, should_stop: Callable[[], None]) -> None:
         """Put ``item``, waiting for room while checking the run is still on."""
@@ -172,21 +186,19 @@ class _Aggregator(threading.Thread):
 
     def raise_if_failed(self) -> None:
         self._raise_error()
-        if self.started and not self.is_alive():
+        if self.started and self._ended.is_set():
             raise AggregationError("the aggregator stopped before the end of the run")
 
     def finish(self) -> Any:
         """Send the end signal, wait, and return the aggregator's result."""
         self.put(KILL, lambda: None)
-        self.join()
+        self._ended.wait()
         self._raise_error()
         return self.result
 
     def abort(self) -> None:
-        """Stop the aggregator after a failure: drop queued blocks, signal the end."""
-        if not self.started:
-            return
-        while self.is_alive():
+        """Stop the aggregator after a failure: drop queued blocks, signal the end, wait."""
+        while self.running:
             try:
                 while True:
                     self.queue.get_nowait()
@@ -197,8 +209,8 @@ class _Aggregator(threading.Thread):
                 break
             except queue.Full:
                 continue
-        if self.is_alive():  # not so when an interrupt came while the thread was starting
-            self.join()
+        if self.started:
+            self._ended.wait()
 
 
 def run_views(

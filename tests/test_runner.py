@@ -532,3 +532,33 @@ def test_cancelled_in_place_run_leaves_the_source_as_it_was(make_raster, tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["input.tif", "scratch"]
     assert list(scratch.iterdir()) == []
     assert_no_orphans()
+
+
+def test_an_interrupt_while_waiting_for_the_aggregator_waits_for_its_end(strip_raster):
+    """An interrupt landing while the run waits for the aggregator's last writes still lets
+    them end before the run raises (Python 3.11 marks a thread whose join() was interrupted
+    as stopped while it runs: the run must not trust it)."""
+    _, jobs = strip_jobs(strip_raster, tasks.slow_copy, lambda view: {"delay": 0.0})
+    steps: list[str] = []
+
+    def slow_to_end(queue):
+        for _ in iter_messages(queue):
+            pass
+        steps.append("last writes started")
+        time.sleep(1.0)
+        steps.append("last writes done")
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        for _ in range(3):
+            steps.clear()
+            signal.setitimer(signal.ITIMER_REAL, 0.5)
+            with pytest.raises(KeyboardInterrupt):
+                run_views(process_block, jobs, slow_to_end, nbrcpu=2, backend="threads")
+            assert steps == ["last writes started", "last writes done"]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
