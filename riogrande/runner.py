@@ -173,7 +173,8 @@ class _Aggregator(threading.Thread):
             self.raise_if_failed()
             should_stop()
             try:
-                self.queue.put(item, timeout=POLL_SECONDS)
+                with interrupts_held():  # never inside the queue's lock
+                    self.queue.put(item, timeout=POLL_SECONDS)
                 return
             except queue.Full:
                 continue
@@ -192,9 +193,17 @@ class _Aggregator(threading.Thread):
     def finish(self) -> Any:
         """Send the end signal, wait, and return the aggregator's result."""
         self.put(KILL, lambda: None)
-        self._ended.wait()
+        self._wait_for_end()
         self._raise_error()
         return self.result
+
+    def _wait_for_end(self) -> None:
+        """Wait for the aggregator to return; an interrupt comes between two short waits,
+        never inside the event's lock (the aggregator could then not tell its end)."""
+        ended = False
+        while not ended:
+            with interrupts_held():
+                ended = self._ended.wait(POLL_SECONDS)
 
     def abort(self) -> None:
         """Stop the aggregator after a failure: drop queued blocks, signal the end, wait."""
@@ -210,7 +219,7 @@ class _Aggregator(threading.Thread):
             except queue.Full:
                 continue
         if self.started:
-            self._ended.wait()
+            self._wait_for_end()
 
 
 def run_views(
@@ -387,11 +396,17 @@ def _drive(
                 pending[future] = job.get("view")
                 next_job += 1
             aggregation.start_once()
-            finished, _ = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+            # an interrupt must not land inside a future's lock: the thread that completes
+            # futures would wait for it forever
+            with interrupts_held():
+                finished, _ = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                outcomes = []
+                for future in finished:
+                    view = pending.pop(future)
+                    outcomes.append(_messages(future, view, pending))
             aggregation.raise_if_failed()
-            for future in finished:
-                view = pending.pop(future)
-                for message in _messages(future, view, pending):
+            for messages in outcomes:
+                for message in messages:
                     if on_message is not None:
                         on_message(message)
                     aggregation.put(message, should_stop)

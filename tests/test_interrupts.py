@@ -153,8 +153,8 @@ def test_a_worker_forked_in_a_hold_gets_the_handlers_back(raising_handlers):
         if child == 0:  # the worker
             try:
                 accept_interrupts()
-                os.write(write, b"ready")
                 try:
+                    os.write(write, b"ready")
                     busy(10)
                     os._exit(1)  # the signal was not delivered
                 except Caught:
