@@ -116,6 +116,19 @@ def _raise_received() -> None:
         signal.raise_signal(signum)
 
 
+def wait_for(event: threading.Event, step: float = 0.1) -> None:
+    """Wait until ``event`` is set, in steps of ``step`` s with interrupts held.
+
+    An interrupt raised inside the event's lock would leave it held, and the
+    thread meant to set the event would wait for it forever; here it arrives
+    between two steps, at most ``step`` s late.
+    """
+    ended = False
+    while not ended:
+        with interrupts_held():
+            ended = event.wait(step)
+
+
 def accept_interrupts() -> None:
     """In a new worker process: lift the mask it may have inherited from its parent.
 

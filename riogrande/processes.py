@@ -29,7 +29,7 @@ from multiprocessing.context import BaseContext
 from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
-from riogrande.interrupts import accept_interrupts, interrupts_held
+from riogrande.interrupts import accept_interrupts, wait_for
 
 #: Seconds a stopped worker gets to exit before it is killed.
 STOP_SECONDS = 2.0
@@ -283,10 +283,7 @@ class ProcessWorkers(Executor):
                 worker.process.join()
         reader = self._reader
         if reader is not None and reader is not threading.current_thread():
-            ended = False  # every result pipe has ended: the workers are gone
-            while not ended:
-                with interrupts_held():  # never inside the event's lock
-                    ended = self._reader_ended.wait(STOP_SECONDS)
+            wait_for(self._reader_ended)  # every result pipe has ended: the workers are gone
         for worker in self._workers:
             self._fail_jobs(worker, "the pool was shut down")
             for connection in (worker.tasks, worker.results):

@@ -37,7 +37,7 @@ from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
 from typing import Any
 
 from riogrande.helper import get_nbr_workers
-from riogrande.interrupts import interrupts_held
+from riogrande.interrupts import interrupts_held, wait_for
 from riogrande.io import gdal_cache, handles
 from riogrande.io.exceptions import (
     AggregationError,
@@ -193,17 +193,9 @@ class _Aggregator(threading.Thread):
     def finish(self) -> Any:
         """Send the end signal, wait, and return the aggregator's result."""
         self.put(KILL, lambda: None)
-        self._wait_for_end()
+        wait_for(self._ended, POLL_SECONDS)
         self._raise_error()
         return self.result
-
-    def _wait_for_end(self) -> None:
-        """Wait for the aggregator to return; an interrupt comes between two short waits,
-        never inside the event's lock (the aggregator could then not tell its end)."""
-        ended = False
-        while not ended:
-            with interrupts_held():
-                ended = self._ended.wait(POLL_SECONDS)
 
     def abort(self) -> None:
         """Stop the aggregator after a failure: drop queued blocks, signal the end, wait."""
@@ -219,7 +211,7 @@ class _Aggregator(threading.Thread):
             except queue.Full:
                 continue
         if self.started:
-            self._wait_for_end()
+            wait_for(self._ended, POLL_SECONDS)
 
 
 def run_views(

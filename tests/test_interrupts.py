@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from riogrande.interrupts import INTERRUPTS, accept_interrupts, interrupts_held
+from riogrande.interrupts import INTERRUPTS, accept_interrupts, interrupts_held, wait_for
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="POSIX signals")
 
@@ -167,3 +167,24 @@ def test_a_worker_forked_in_a_hold_gets_the_handlers_back(raising_handlers):
     _, status = os.waitpid(child, 0)
     os.close(read)
     assert os.waitstatus_to_exitcode(status) == 7
+
+
+def test_waiting_for_an_event_takes_an_interrupt_between_steps(raising_handlers, other_thread):
+    """The interrupt comes while the event is not yet set, and the thread setting the
+    event afterwards is not kept waiting for the event's lock."""
+    event, interrupted = threading.Event(), threading.Event()
+
+    def set_once_interrupted() -> None:
+        interrupted.wait(10)  # (a wait_for that never takes the interrupt fails, not hangs)
+        event.set()
+
+    setter = threading.Thread(target=set_once_interrupted)
+    setter.start()
+    threading.Timer(0.2, signal.pthread_kill, (other_thread.ident, signal.SIGTERM)).start()
+    with pytest.raises(Caught):
+        wait_for(event, 0.1)
+    assert not event.is_set()
+    interrupted.set()
+    setter.join(5)
+    assert event.is_set() and not setter.is_alive()
+    wait_for(event)  # set: returns at once
