@@ -133,7 +133,6 @@ def test_stack_dumps_reach_the_terminal_while_native_messages_are_hidden(tmp_pat
     assert "Fatal Python error: Aborted" in done.stderr and "<string>" in done.stderr, done.stderr
 
 
-
 def describe(processes: list[psutil.Process]) -> str:
     """What each of ``processes`` is doing, for a failure message."""
     states = []
@@ -211,7 +210,6 @@ def test_sigterm_removes_the_partial_output(make_raster, tmp_path, in_place, bac
         _, alive = psutil.wait_procs(workers, timeout=10)
         assert alive == [], repetition
         assert file_sha256(raster) == digest
-
 
 
 @pytest.mark.slow

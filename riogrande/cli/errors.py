@@ -68,9 +68,10 @@ def raise_if_interrupted() -> None:
 class InterruptibleGroup(click.Group):
     """A command group whose Ctrl-C and SIGTERM exit with 130 and 143 at any point.
 
-    SIGTERM is turned into an exception (:func:`terminate_as_interrupt`) for
-    the whole of the command, from the group's options to the last line
-    printed. A run reports what it removed (:func:`library_errors`); an
+    SIGTERM is turned into an exception (:func:`terminate_as_interrupt`) while
+    the command is invoked: the group's callback, the subcommand's options,
+    its run and the last line it prints; before and after, SIGTERM keeps its
+    default action. A run reports what it removed (:func:`library_errors`); an
     interrupt before or after the run (parsing, checking, printing) has
     nothing to remove, and exits with the same codes instead of click's
     "Aborted!" (exit code 1).
