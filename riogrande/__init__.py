@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 from riogrande.blockwise import ApplyReport, apply  # noqa: E402
-from riogrande.io.exceptions import RiograndeError  # noqa: E402
+from riogrande.errors import RiograndeError  # noqa: E402
 from riogrande.io.models import Band, Source  # noqa: E402
 from riogrande.masking import MaskReport, selector_array, write_mask, write_selector  # noqa: E402
 from riogrande.parallel import compute_mask, prepare_selector  # noqa: E402

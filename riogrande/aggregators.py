@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from riogrande.errors import OutputError, SourceError
 from riogrande.helper import view_to_window
 from riogrande.io.band import Band
-from riogrande.io.exceptions import OutputError, SourceError
 from riogrande.io.gdal_cache import bounded_write_cache
 from riogrande.io.handles import dataset, open_raster
 from riogrande.io.output import atomic_output

@@ -37,15 +37,15 @@ from rasterio.errors import RasterioError
 from riogrande.aggregators import combine_views, fill_matrix
 from riogrande.blocks import gdal_cache_mb, resolve_block_size
 from riogrande.blockwise_worker import MaskRule, apply_block, mask_rule
-from riogrande.helper import get_nbr_workers
-from riogrande.io.checks import check_nodata, check_same_grid
-from riogrande.io.exceptions import (
+from riogrande.errors import (
     AggregationError,
     FunctionError,
     InvalidBandError,
     InvalidNodataError,
     OutputError,
 )
+from riogrande.helper import get_nbr_workers
+from riogrande.io.checks import check_nodata, check_same_grid
 from riogrande.io.models import Source, check_band_index
 from riogrande.masking import open_source
 from riogrande.outputs.derived import DerivedOutput, derived_output

@@ -15,9 +15,9 @@ import numpy as np
 from numpy.typing import NDArray
 from rasterio.enums import MaskFlags
 
+from riogrande.errors import FunctionError, InvalidNodataError
 from riogrande.helper import view_to_window
 from riogrande.io.checks import check_nodata
-from riogrande.io.exceptions import FunctionError, InvalidNodataError
 from riogrande.io.handles import dataset
 from riogrande.io.models import Source
 from riogrande.prepare import relative_view

@@ -9,7 +9,7 @@ from typing import Any
 import rasterio
 from rasterio.errors import RasterioIOError
 
-from riogrande.io.exceptions import (
+from riogrande.errors import (
     IncompatibleRastersError,
     RasterMismatchError,
     SourceError,

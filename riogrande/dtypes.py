@@ -9,7 +9,7 @@ from typing import Any, Union
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from riogrande.io.exceptions import UnsupportedDtypeError
+from riogrande.errors import UnsupportedDtypeError
 
 #: The value range a floating point type stands for when rescaling: [0, 1].
 FLOAT_RANGE = (0.0, 1.0)

@@ -11,7 +11,7 @@ parsed with :mod:`ast` and checked before any work starts. It may use only:
 * calls to the numpy functions of :data:`FUNCTIONS`.
 
 Anything else (attribute access, imports, other calls, keywords, strings,
-lambdas, comprehensions...) is an :class:`~riogrande.io.exceptions.ExpressionError`
+lambdas, comprehensions...) is an :class:`~riogrande.errors.ExpressionError`
 naming its column. Nothing is ever passed to :func:`eval`: the checked tree is
 turned into nested numpy calls.
 
@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from riogrande.blockwise import ApplyReport, apply
-from riogrande.io.exceptions import ExpressionError
+from riogrande.errors import ExpressionError
 from riogrande.io.models import Source
 from riogrande.masking import open_source
 from riogrande.pool import check_backend

@@ -28,7 +28,7 @@ from riogrande.compatibility import (  # noqa: F401 (part of this module's inter
     check_units,
 )
 from riogrande.dtypes import convert_to_dtype, dtype_range  # noqa: F401 (idem)
-from riogrande.io.exceptions import UnsupportedLogicError
+from riogrande.errors import UnsupportedLogicError
 
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext

@@ -27,6 +27,12 @@ from numpy.typing import NDArray
 
 from riogrande.aggregators import fill_matrix
 from riogrande.blocks import gdal_cache_mb, resolve_block_size
+from riogrande.errors import (
+    InvalidBandError,
+    InvalidNodataError,
+    OutputError,
+    UnsupportedLogicError,
+)
 from riogrande.helper import (
     aggregated_selector,
     check_logic,
@@ -34,12 +40,6 @@ from riogrande.helper import (
     reduced_mask,
 )
 from riogrande.io.checks import check_nodata, check_same_grid
-from riogrande.io.exceptions import (
-    InvalidBandError,
-    InvalidNodataError,
-    OutputError,
-    UnsupportedLogicError,
-)
 from riogrande.io.models import Band, Source, check_band_index
 from riogrande.outputs import OutputSpec, plan_output
 from riogrande.pool import check_backend, is_remote

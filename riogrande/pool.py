@@ -29,10 +29,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from riogrande.errors import RunError
 from riogrande.helper import get_nbr_workers, get_or_set_context
 from riogrande.interrupts import interrupts_held
 from riogrande.io import handles
-from riogrande.io.exceptions import RunError
 
 logger = logging.getLogger(__name__)
 

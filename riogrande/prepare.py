@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from riogrande.io.exceptions import BlockSizeError
+from riogrande.errors import BlockSizeError
 
 View = tuple[int, int, int, int]
 

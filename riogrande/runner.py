@@ -18,10 +18,10 @@ Data flows one way::
   pool (``8 × workers`` on a caller's executor, to hide its round trips),
   and the aggregator's queue is bounded, so memory is O(workers × block).
 * Failures: a task exception stops the run and surfaces as
-  :class:`~riogrande.io.exceptions.BlockProcessingError` naming the view; a
+  :class:`~riogrande.errors.BlockProcessingError` naming the view; a
   worker killed by the OS surfaces as
-  :class:`~riogrande.io.exceptions.WorkerLostError`; cancellation as
-  :class:`~riogrande.io.exceptions.RunCancelledError`. Worker processes are
+  :class:`~riogrande.errors.WorkerLostError`; cancellation as
+  :class:`~riogrande.errors.RunCancelledError`. Worker processes are
   always gone when :func:`run_views` returns or raises.
 """
 
@@ -36,16 +36,16 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
 from typing import Any
 
-from riogrande.helper import get_nbr_workers
-from riogrande.interrupts import interrupts_held, wait_for
-from riogrande.io import gdal_cache, handles
-from riogrande.io.exceptions import (
+from riogrande.errors import (
     AggregationError,
     BlockProcessingError,
     RunCancelledError,
     RunError,
     WorkerLostError,
 )
+from riogrande.helper import get_nbr_workers
+from riogrande.interrupts import interrupts_held, wait_for
+from riogrande.io import gdal_cache, handles
 from riogrande.pool import (
     WorkerPool,
     check_backend,
@@ -94,7 +94,7 @@ def execute_job(worker: Callable[..., Any], job: dict[str, Any], queue_param: st
     """Run ``worker(**job)`` with a collecting queue; return what it enqueued.
 
     This is the function the pool runs. Exceptions come back as
-    :class:`~riogrande.io.exceptions.BlockProcessingError` carrying the view
+    :class:`~riogrande.errors.BlockProcessingError` carrying the view
     and the worker's traceback.
 
     Parameters
@@ -260,7 +260,7 @@ def run_views(
         ``progress(done, total)`` after each view, from the calling thread.
     cancel : callable or None
         Polled several times a second; when it returns True the run stops
-        and :class:`~riogrande.io.exceptions.RunCancelledError` is raised.
+        and :class:`~riogrande.errors.RunCancelledError` is raised.
     on_message : callable or None
         Called with every message before it reaches the aggregator (e.g. to
         count pixels), from the calling thread.

@@ -23,7 +23,7 @@ from riogrande.cli.options import (
     workers_opt,
 )
 from riogrande.cli.progress import ProgressBar
-from riogrande.io.exceptions import (
+from riogrande.errors import (
     BlockSizeError,
     CreationOptionError,
     ExpressionError,

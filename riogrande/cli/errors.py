@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from riogrande.io.exceptions import RiograndeError
+from riogrande.errors import RiograndeError
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def library_errors(
     param_hints : mapping of exception class to str, optional
         Errors caused by one argument (a band that does not exist, a nodata
         value the data type cannot hold...) become usage errors naming it
-        (exit code 2); every other :class:`~riogrande.io.exceptions.RiograndeError`
+        (exit code 2); every other :class:`~riogrande.errors.RiograndeError`
         exits with code 1. A worker's traceback is logged at INFO level
         (shown with ``-v``), never in the message.
 

@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 import click
 
+from riogrande.errors import OutputError
 from riogrande.io.checks import check_output_path, same_file
-from riogrande.io.exceptions import OutputError
 from riogrande.io.names import is_plain_path
 
 F = TypeVar("F", bound=Callable[..., Any])

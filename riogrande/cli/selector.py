@@ -29,7 +29,7 @@ from riogrande.cli.options import (
 )
 from riogrande.cli.progress import ProgressBar
 from riogrande.cli.report import emit
-from riogrande.io.exceptions import (
+from riogrande.errors import (
     BlockSizeError,
     CreationOptionError,
     EncodingError,

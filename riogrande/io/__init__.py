@@ -2,7 +2,7 @@
 
 The names below are importable from here (``from riogrande.io import Source,
 load_block``); they are loaded on first use, so that importing a submodule
-such as :mod:`riogrande.io.exceptions` stays cheap:
+such as :mod:`riogrande.errors` stays cheap:
 
 * :class:`~riogrande.io.models.Source`, :class:`~riogrande.io.models.Band`;
 * :func:`~riogrande.io.operations.load_block`,

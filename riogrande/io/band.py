@@ -12,9 +12,9 @@ import numpy as np
 from numpy.typing import NDArray
 from rasterio.windows import Window
 
+from riogrande.errors import InvalidMaskSelectorError
 from riogrande.io import operations, pixels
 from riogrande.io.create import new_raster, open_existing
-from riogrande.io.exceptions import InvalidMaskSelectorError
 from riogrande.io.handles import dataset, read_errors
 from riogrande.io.lookup import check_band_index
 from riogrande.io.source import Source

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from riogrande.errors import IncompatibleRastersError, InvalidNodataError, OutputError
 from riogrande.helper import is_nan
 from riogrande.interrupts import interrupts_held
-from riogrande.io.exceptions import IncompatibleRastersError, InvalidNodataError, OutputError
 from riogrande.io.names import backing_file, is_plain_path
 
 #: Drivers whose files can hold an internal dataset mask (written in place).

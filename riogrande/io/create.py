@@ -11,7 +11,7 @@ from typing import Any
 import rasterio
 from rasterio.errors import RasterioError
 
-from riogrande.io.exceptions import OutputError, UnknownExtensionError
+from riogrande.errors import OutputError, UnknownExtensionError
 from riogrande.io.handles import dataset
 from riogrande.io.output import atomic_output
 

@@ -29,7 +29,7 @@ from typing import Any
 import rasterio
 from rasterio.errors import RasterioIOError
 
-from riogrande.io.exceptions import NoBandsError, RunError, SourceError, SourceNotFoundError
+from riogrande.errors import NoBandsError, RunError, SourceError, SourceNotFoundError
 from riogrande.io.names import is_plain_path
 
 logger = logging.getLogger(__name__)

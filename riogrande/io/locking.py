@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from riogrande.io.exceptions import RunCancelledError
+from riogrande.errors import RunCancelledError
 
 try:
     import fcntl

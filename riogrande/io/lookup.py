@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from riogrande.errors import BandSelectionAmbiguousError, BandSelectionNoMatchError
 from riogrande.helper import match_all, match_any, sanitize
-from riogrande.io.exceptions import BandSelectionAmbiguousError, BandSelectionNoMatchError
 from riogrande.io.handles import dataset
 from riogrande.io.tags import bidx_by_tags, find_bidxs, read_tags, write_tags
 
@@ -25,7 +25,7 @@ def check_band_index(bidx: Any, count: int, name: str) -> None:
     ------
     BandSelectionNoMatchError
         Naming the raster, the index and the valid range (an
-        :class:`~riogrande.io.exceptions.InvalidBandError`).
+        :class:`~riogrande.errors.InvalidBandError`).
     """
     if isinstance(bidx, bool) or not isinstance(bidx, (int, np.integer)):
         raise BandSelectionNoMatchError(

@@ -12,8 +12,8 @@ sent to worker processes. Their file operations live in
 
 from __future__ import annotations
 
+from riogrande.errors import SourceError
 from riogrande.io.band import MASK_READERS, Band
-from riogrande.io.exceptions import SourceError
 from riogrande.io.lookup import check_band_index
 from riogrande.io.source import Source
 from riogrande.io.tags import NS, write_tags

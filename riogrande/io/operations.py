@@ -17,14 +17,14 @@ from rasterio.warp import reproject
 from rasterio.windows import Window
 
 from riogrande.compatibility import check_crs
-from riogrande.helper import view_to_window
-from riogrande.io.checks import check_output_path
-from riogrande.io.create import new_raster
-from riogrande.io.exceptions import (
+from riogrande.errors import (
     BandSelectionNoMatchError,
     InvalidBandError,
     UnknownExtensionError,
 )
+from riogrande.helper import view_to_window
+from riogrande.io.checks import check_output_path
+from riogrande.io.create import new_raster
 from riogrande.io.handles import dataset, read_errors
 from riogrande.io.lookup import check_band_index
 from riogrande.io.tags import bidx_by_tags, write_tags

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from riogrande.errors import OutputError
 from riogrande.interrupts import interrupts_held
-from riogrande.io.exceptions import OutputError
 
 logger = logging.getLogger(__name__)
 

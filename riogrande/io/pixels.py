@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from riogrande.errors import IncompatibleRastersError, ValueRangeError
 from riogrande.helper import _not_nodata, count_contribution, dtype_range
 from riogrande.io.checks import check_same_grid
 from riogrande.io.create import new_raster
-from riogrande.io.exceptions import IncompatibleRastersError, ValueRangeError
 from riogrande.io.handles import dataset
 
 if TYPE_CHECKING:

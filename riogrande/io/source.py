@@ -14,10 +14,10 @@ import rasterio
 from numpy.typing import NDArray
 from rasterio.windows import Window
 
+from riogrande.errors import InvalidModeError, OutputError, SourceNotSavedError
 from riogrande.helper import check_compatibility
 from riogrande.io import operations
 from riogrande.io.create import new_raster, open_existing
-from riogrande.io.exceptions import InvalidModeError, OutputError, SourceNotSavedError
 from riogrande.io.handles import dataset, read_errors
 from riogrande.io.lookup import SourceLookupMixin, check_band_index
 from riogrande.io.names import is_plain_path

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from riogrande.errors import BandSelectionAmbiguousError, BandSelectionNoMatchError
 from riogrande.helper import deserialize, match_all, sanitize, serialize
-from riogrande.io.exceptions import BandSelectionAmbiguousError, BandSelectionNoMatchError
 from riogrande.io.handles import dataset
 
 #: The GDAL metadata domain of riogrande tags.

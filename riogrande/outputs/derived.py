@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from riogrande.errors import OutputFormatError
 from riogrande.io.checks import check_output_path
-from riogrande.io.exceptions import OutputFormatError
 from riogrande.io.handles import dataset
 from riogrande.io.output import atomic_output
 from riogrande.outputs.formats import OutputFormat, output_format

@@ -25,8 +25,8 @@ import rasterio
 from numpy.typing import NDArray
 from rasterio.enums import ColorInterp
 
+from riogrande.errors import EncodingError, RunCancelledError
 from riogrande.helper import view_to_window
-from riogrande.io.exceptions import EncodingError, RunCancelledError
 from riogrande.io.handles import dataset, open_raster
 from riogrande.io.models import write_tags
 

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from riogrande.io.exceptions import OutputFormatError
+from riogrande.errors import OutputFormatError
 
 #: Every encoding of a result (see :mod:`riogrande.outputs.encodings`).
 ENCODINGS = ("values", "nodata", "mask", "sidecar", "alpha")

@@ -22,7 +22,7 @@ import rasterio.shutil
 from rasterio.errors import RasterioError
 from rasterio.transform import from_origin
 
-from riogrande.io.exceptions import CreationOptionError
+from riogrande.errors import CreationOptionError
 
 #: Profile keys riogrande sets from the source and the encoding.
 RESERVED = ("DRIVER", "COUNT", "DTYPE", "WIDTH", "HEIGHT", "CRS", "TRANSFORM", "NODATA")

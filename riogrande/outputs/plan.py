@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from riogrande.aggregators import combine_views
+from riogrande.errors import EncodingError
 from riogrande.helper import view_to_window
 from riogrande.io.checks import check_in_place, check_nodata, check_output_path
-from riogrande.io.exceptions import EncodingError
 from riogrande.io.handles import dataset
 from riogrande.io.locking import exclusive_write
 from riogrande.io.models import Source

@@ -15,7 +15,7 @@ from rasterio._err import CPLE_BaseError  # GDAL errors rasterio passes through 
 from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.windows import Window
 
-from riogrande.io.exceptions import OutputError, SourceError
+from riogrande.errors import OutputError, SourceError
 from riogrande.io.handles import dataset
 
 #: GDAL block cache while a driver copies a scratch file (COG overviews included).

@@ -262,7 +262,7 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
             "progress": progress,
             "cancel": feedback.isCanceled,
         }
-        errors = engine.io.exceptions
+        errors = engine.errors
         try:
             if self.in_threads:
                 report = call(engine, backend="threads", **options)

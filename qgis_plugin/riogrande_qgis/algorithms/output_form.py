@@ -117,7 +117,7 @@ def file_form(
     try:
         options = engine.outputs.parse_creation_options(
             item for item in text.split("|") if item.strip())
-    except engine.io.exceptions.CreationOptionError as error:
+    except engine.errors.CreationOptionError as error:
         raise QgsProcessingException(str(error)) from None
     return {"cog": algorithm.parameterAsBool(parameters, COG, context),
             "creation_options": options}
