@@ -1,49 +1,30 @@
-"""Aggregators: consume ``{"view", "data"}`` messages from a queue until ``{"signal": "kill"}``."""
+"""The seed's aggregators: consume ``{"view", "data"}`` messages until ``{"signal": "kill"}``.
+
+Thin adapters over the sinks of :mod:`riogrande.outputs.sinks`: the blocks
+are written by the same code whether a job or a caller of these functions
+runs the engine.
+"""
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
 from numpy.typing import NDArray
 
 from riogrande.errors import OutputError, SourceError
-from riogrande.helper import view_to_window
 from riogrande.io.band import Band
 from riogrande.io.gdal_cache import bounded_write_cache
 from riogrande.io.handles import dataset, open_raster
 from riogrande.io.output import atomic_output
 from riogrande.io.source import profile_differences
 from riogrande.io.tags import write_tags
-from riogrande.prepare import update_view
-from riogrande.runner import is_kill
+from riogrande.messages import iter_messages
+from riogrande.outputs.sinks import ArraySink, write_blocks
+from riogrande.prepare import view_to_window
 from riogrande.timing import TimedTask
-
-logger = logging.getLogger(__name__)
-
-
-def iter_messages(aggr_q: Any) -> Iterator[dict[str, Any]]:
-    """Yield the messages of a queue until the kill signal.
-
-    Parameters
-    ----------
-    aggr_q : queue-like
-        Anything with a blocking ``get``.
-
-    Yields
-    ------
-    dict
-        ``{"view": view, "data": data}`` messages.
-    """
-    while True:
-        message = aggr_q.get()
-        if is_kill(message):
-            return
-        yield message
 
 
 def data_writer(
@@ -72,13 +53,6 @@ def data_writer(
             for message in iter_messages(aggr_q):
                 write(message["data"], window=view_to_window(message["view"]))
     return timer
-
-
-def _as_dtype(data: Any, dtype: str) -> NDArray:
-    array = np.asarray(data)
-    if array.dtype == bool:
-        array = array.view(np.uint8)
-    return array.astype(dtype, copy=False)
 
 
 def _output_band(output_params: dict[str, Any]) -> tuple[str, Band | int | None]:
@@ -157,16 +131,7 @@ def combine_views(output_params: dict[str, Any], job_out_q: Any) -> TimedTask:
     verbose = bool(output_params.get("verbose", False))
     with TimedTask() as timer, bounded_write_cache():
         with _destination(output_file, profile, band) as (dst, bidx):
-            for message in iter_messages(job_out_q):
-                window = view_to_window(message["view"])
-                if bidx is not None:
-                    dst.write(_as_dtype(message["data"], dst.dtypes[bidx - 1]), bidx,
-                              window=window)
-                else:
-                    data = _as_dtype(message["data"], dst.dtypes[0])
-                    dst.write(data if data.ndim == 3 else data[np.newaxis], window=window)
-                if verbose:
-                    logger.info("wrote view %s into %s", message["view"], output_file)
+            write_blocks(dst, iter_messages(job_out_q), bidx, verbose)
             write_tags(dst, tags, bidx or 1)
     return timer
 
@@ -191,6 +156,5 @@ def fill_matrix(matrix: NDArray, aggr_q: Any) -> tuple[NDArray, tuple[TimedTask]
         How long filling took.
     """
     with TimedTask() as timer:
-        for message in iter_messages(aggr_q):
-            update_view(matrix, message["view"], message["data"])
+        ArraySink(matrix)(aggr_q)
     return matrix, (timer,)

@@ -1,64 +1,57 @@
 """Your own function over the blocks of one or more rasters: :func:`apply`.
 
-One call does what the engine's parts do together: it validates the inputs
-(files, bands, grids) and the function before any process starts, cuts the
-raster into views (with a border for focal filters), runs the function on
-every block with :func:`~riogrande.runner.run_views` (any of its backends:
-the local spawn pool, a caller's executor, a Dask client), and streams the
-results into a new GeoTIFF, written under a temporary name and moved into
-place on success, or into an array.
+A run is planned, then run (:func:`plan_apply`, :meth:`ApplyJob.run`):
+planning checks the inputs (files, bands, grids: :mod:`riogrande.inputs`),
+the function and the output (:mod:`riogrande.outputs.target`) before any
+process starts; running hands the output's sink to the engine
+(:func:`~riogrande.runner.run_views`: threads, worker processes, a caller's
+executor, a Dask client), which calls the function on every block (with a
+border for focal filters) and streams the results into a new GeoTIFF or COG,
+or into an array.
 
 The output's data type and band count are those of what the function
-returns for the first block that arrives; its georeferencing, tiling and
-compression are those of the first input, unless creation options say
-otherwise (:mod:`riogrande.outputs.derived`); it can be a COG.
+returns for the first block that arrives, checked for every later block; its
+georeferencing, tiling and compression are those of the first input, unless
+creation options say otherwise.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
-import pickle
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import rasterio.dtypes
 from numpy.typing import NDArray
-from rasterio._err import CPLE_BaseError  # GDAL errors rasterio passes through as they are
-from rasterio.errors import RasterioError
 
-from riogrande.aggregators import combine_views, fill_matrix
-from riogrande.blocks import gdal_cache_mb, resolve_block_size
-from riogrande.blockwise_worker import MaskRule, apply_block, mask_rule
-from riogrande.errors import (
-    AggregationError,
-    FunctionError,
-    InvalidBandError,
-    InvalidNodataError,
-    OutputError,
+from riogrande.blocks import gdal_cache_mb
+from riogrande.blockwise_worker import apply_block, mask_rule
+from riogrande.errors import FunctionError
+from riogrande.inputs import (
+    PathOrSource,
+    RunOptions,
+    check_sendable,
+    open_named,
+    output_nodata,
+    run_options,
+    views_of,
 )
-from riogrande.helper import get_nbr_workers
-from riogrande.io.checks import check_nodata, check_same_grid
-from riogrande.io.models import Source, check_band_index
-from riogrande.masking import open_source
-from riogrande.outputs.derived import DerivedOutput, derived_output
-from riogrande.outputs.written import write_failure
-from riogrande.pool import Pool, is_remote
-from riogrande.prepare import as_size, create_views
-from riogrande.runner import is_kill, run_views
+from riogrande.io.checks import check_nodata
+from riogrande.messages import is_kill
+from riogrande.outputs.sinks import ArraySink, RasterSink, band_count
+from riogrande.outputs.target import OutputTarget, plan_derived_output
+from riogrande.prepare import as_size
+from riogrande.runner import run_views
+from riogrande.stopping import stop_on_signals
 
 logger = logging.getLogger(__name__)
 
-Inputs = str | os.PathLike[str] | Source | Mapping[str, str | os.PathLike[str] | Source]
-#: Keyword arguments of :func:`~riogrande.runner.run_views` that :func:`apply` sets itself.
-_SET_BY_APPLY = {"worker", "jobs", "aggregator", "queue_param", "on_message"}
+Inputs = PathOrSource | Mapping[str, PathOrSource]
 
 
 @dataclass(frozen=True)
@@ -115,151 +108,164 @@ def _file_dtype(dtype: np.dtype) -> str:
     return name
 
 
-class _Blocks:
-    """The aggregator's queue with its first block put back in front; band counts checked."""
+class _CheckedResults:
+    """The aggregator's queue, each result checked before the sink gets it.
 
-    def __init__(self, first: dict[str, Any], messages: Any) -> None:
-        self._first: dict[str, Any] | None = first
+    Every block must give the band count of the first one (and ``count``
+    when given); a result written to a file must be of a type GeoTIFF holds,
+    in which the nodata value can occur.
+    """
+
+    def __init__(self, messages: Any, count: int | None, to_file: bool, nodata: Any) -> None:
         self._messages = messages
-        self.ndim = first["data"].ndim
-        self.count = _band_count(first["data"])
+        self._expected = count
+        self._to_file = to_file
+        self._nodata = nodata
+        self.shape: tuple[int, int] | None = None  # (ndim, bands) of the first result
+        self.dtype = ""
 
     def get(self) -> Any:
-        message, self._first = self._first or self._messages.get(), None
-        if not is_kill(message):
-            data = message["data"]
-            if data.ndim != self.ndim or _band_count(data) != self.count:
-                raise FunctionError(
-                    f"the function returned {_band_count(data)} band(s) ({data.ndim}-D) for "
-                    f"view {message['view']} but {self.count} ({self.ndim}-D) for another "
-                    "block; every block must give the same number of bands"
-                )
+        message = self._messages.get()
+        if is_kill(message):
+            return message
+        data = np.asarray(message["data"])
+        shape = (data.ndim, band_count(data))
+        if self.shape is None:
+            self._check_first(data, shape[1])
+            self.shape = shape
+        elif shape != self.shape:
+            raise FunctionError(
+                f"the function returned {shape[1]} band(s) ({shape[0]}-D) for view "
+                f"{message['view']} but {self.shape[1]} ({self.shape[0]}-D) for another "
+                "block; every block must give the same number of bands"
+            )
         return message
 
-
-def _band_count(data: NDArray) -> int:
-    return 1 if data.ndim == 2 else int(data.shape[0])
-
-
-class _Sink:
-    """The aggregator: creates the output when the first block arrives, then fills it."""
-
-    def __init__(
-        self, path: Path | None, output: DerivedOutput | None, profile: dict[str, Any],
-        nodata: Any, count: int | None
-    ) -> None:
-        self.path = path
-        self.output = output
-        self.profile = profile
-        self.nodata = nodata
-        self.expected_count = count
-        self.array: NDArray | None = None
-        self.dtype = ""
-        self.count = 0
-
-    def __call__(self, messages: Any) -> None:
-        first = messages.get()
-        if is_kill(first):
-            return
-        blocks = _Blocks(first, messages)
-        data = first["data"]
-        self.count = blocks.count
-        if self.expected_count is not None and self.count != self.expected_count:
-            raise FunctionError(f"the function returned {self.count} band(s), "
-                                f"not count={self.expected_count}")
-        if self.path is None or self.output is None:
-            self.dtype = data.dtype.name
-            shape = (self.profile["height"], self.profile["width"])
-            self.array = np.empty(shape if data.ndim == 2 else (self.count, *shape), data.dtype)
-            fill_matrix(self.array, blocks)
-            return
-        self.dtype = _file_dtype(data.dtype)
-        if self.nodata is not None:
-            check_nodata(self.nodata, self.dtype, "the output")
-        profile = self.output.profile(self.dtype, self.count, self.nodata)
-        try:
-            combine_views({"output_file": self.path, "profile": profile}, blocks)
-        except (RasterioError, CPLE_BaseError, OSError) as error:  # a full disk, mostly
-            if isinstance(error, OutputError):
-                raise
-            raise write_failure(self.path, self.output.path, str(error)) from error
+    def _check_first(self, data: NDArray, count: int) -> None:
+        if self._expected is not None and count != self._expected:
+            raise FunctionError(f"the function returned {count} band(s), "
+                                f"not count={self._expected}")
+        self.dtype = _file_dtype(data.dtype) if self._to_file else data.dtype.name
+        if self._to_file and self._nodata is not None:
+            check_nodata(self._nodata, self.dtype, "the output")
 
 
-def _named_inputs(
-    inputs: Inputs, bands: Sequence[int] | Mapping[str, Sequence[int]] | None, masked: bool
-) -> tuple[dict[str, tuple[Source, list[int], MaskRule]], bool]:
-    """Open the inputs; return name -> (source, bands, mask rule) and whether they are named."""
-    named = isinstance(inputs, Mapping)
-    sources = dict(inputs) if named else {"data": inputs}
-    if not sources:
-        raise InvalidBandError("apply needs at least one input raster")
-    opened = {}
-    for name, path in sources.items():
-        if not isinstance(name, str):
-            raise TypeError(f"input names must be strings, got {name!r}")
-        source = open_source(path)
-        wanted = bands.get(name) if isinstance(bands, Mapping) else bands
-        if wanted is None:
-            indexes = list(range(1, source.count + 1))
-        else:
-            indexes = [wanted] if isinstance(wanted, int) else list(wanted)
-            if not indexes:
-                raise InvalidBandError(f"no band selected from {source.name}")
-            for bidx in indexes:
-                check_band_index(bidx, source.count, source.name)
-        indexes = [int(bidx) for bidx in indexes]
-        opened[name] = (source, indexes, mask_rule(source, indexes) if masked else None)
-    check_same_grid([(source.name, source.profile) for source, _, _ in opened.values()])
-    return opened, named
+@dataclass
+class ApplyJob:
+    """An :func:`apply` run, planned: every check done, nothing written yet."""
+
+    jobs: list[dict[str, Any]]
+    views: list[tuple[int, int, int, int]]
+    block: tuple[int, int]
+    shape: tuple[int, int]
+    target: OutputTarget | None
+    nodata: Any
+    count: int | None
+    options: RunOptions
+    gdal_cachemax_mb: int
+    planning_seconds: float = 0.0
+
+    def run(self) -> ApplyReport:
+        """Run the function on every block; write the result or return it in the report.
+
+        Raises
+        ------
+        BlockProcessingError
+            The function raised (or returned a wrong shape) on a block; names
+            the view. No output is left behind.
+        FunctionError
+            Its results have varying band counts or a type GeoTIFF cannot hold.
+        RunCancelledError, WorkerLostError, OutputError
+            As in :func:`~riogrande.runner.run_views`; a full disk.
+        """
+        started = time.perf_counter()
+        array = ArraySink(shape=self.shape)
+        checked: list[_CheckedResults] = []
+
+        def checking(sink: RasterSink | ArraySink) -> Callable[[Any], Any]:
+            def aggregate(messages: Any) -> Any:
+                checked.append(_CheckedResults(messages, self.count, sink is not array,
+                                               self.nodata))
+                return sink(checked[0])
+            return aggregate
+
+        with stop_on_signals(self.options.cancel) as stop:
+            engine = {**self.options.engine(self.gdal_cachemax_mb), "cancel": stop,
+                      "queue_param": "out_q"}
+            if self.target is None:
+                run_views(apply_block, self.jobs, checking(array), **engine)
+            else:
+                with self.target.writing(self.views, None, stop) as sink:
+                    run_views(apply_block, self.jobs, checking(sink), **engine)
+        results = checked[0] if checked else None
+        return ApplyReport(
+            None if self.target is None else self.target.final,
+            array.array if self.target is None else None,
+            results.dtype if results else "",
+            results.shape[1] if results and results.shape else 0,
+            self.nodata, self.block, len(self.views), self.options.workers,
+            self.planning_seconds + time.perf_counter() - started)
 
 
-def _runs_in_processes(run_options: dict[str, Any]) -> bool:
-    """Whether the jobs are pickled with the standard pickle (worker processes, a pool)."""
-    executor = run_options.get("executor")
-    if executor is None:
-        return run_options.get("backend") != "threads"
-    if isinstance(executor, Pool):
-        return executor.backend != "threads"
-    return isinstance(executor, ProcessPoolExecutor)
+def plan_apply(
+    func: Callable[..., Any],
+    inputs: Inputs,
+    output: str | os.PathLike[str] | None,
+    *,
+    bands: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
+    dtype: Any = None,
+    nodata: Any = None,
+    border: int | Sequence[int] = 0,
+    block_size: Sequence[int] | None = None,
+    count: int | None = None,
+    masked: bool = False,
+    kwargs: dict[str, Any] | None = None,
+    cog: bool = False,
+    creation_options: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> ApplyJob:
+    """Check everything :func:`apply` needs before any work.
 
+    The parameters are those of :func:`apply`.
 
-def _check_function(func: Any, kwargs: dict[str, Any], run_options: dict[str, Any]) -> None:
+    Returns
+    -------
+    ApplyJob
+        Its :meth:`~ApplyJob.run` does the work.
+    """
+    started = time.perf_counter()
+    kwargs = dict(kwargs or {})
+    run = run_options(options, releases_gil=False)
     if not callable(func):
         raise FunctionError(f"func must be callable, got {func!r}")
-    if not _runs_in_processes(run_options):
-        return
-    try:
-        pickle.dumps((func, kwargs))
-    except Exception as error:
-        name = getattr(func, "__qualname__", repr(func))
-        raise FunctionError(
-            f"the function {name} (or its keyword arguments) cannot be sent to worker "
-            f"processes ({type(error).__name__}: {error}). Define it at module level (not a "
-            "lambda or a function defined inside another), or run it on threads: "
-            "backend='threads'"
-        ) from None
-
-
-def _check_run_options(run_options: dict[str, Any]) -> None:
-    known = set(inspect.signature(run_views).parameters) - _SET_BY_APPLY
-    unknown = sorted(set(run_options) - known)
-    if unknown:
-        raise TypeError(f"apply() got unexpected keyword argument(s) {unknown}; "
-                        f"the run options are {sorted(known)}")
-
-
-def _output_nodata(nodata: Any, masked: bool, first: Source, dtype: str | None) -> Any:
-    if nodata is None and masked:
-        nodata = first.profile.get("nodata")
-        if nodata is None:
-            raise InvalidNodataError(
-                f"masked=True writes masked pixels as the output's nodata value, and "
-                f"{first.name} has none: give nodata="
-            )
-    if nodata is not None:
-        check_nodata(nodata, dtype or "float64", "the output")
-        return nodata.item() if isinstance(nodata, np.generic) else nodata
-    return None
+    name = getattr(func, "__qualname__", repr(func))
+    check_sendable((func, kwargs), run, f"the function {name} (or its keyword arguments)")
+    opened = open_named(inputs, bands)
+    first = next(iter(opened.values()))[0]
+    dtype = None if dtype is None else _dtype_name(dtype)
+    if output is not None and dtype is not None:
+        _file_dtype(np.dtype(dtype))
+    nodata = output_nodata(nodata, masked, first, dtype)
+    target = None
+    if output is not None:
+        target = plan_derived_output(output, [source.path for source, _ in opened.values()],
+                                     first.profile, nodata=nodata, cog=cog,
+                                     creation_options=creation_options, dtype=dtype,
+                                     count=count)
+    border = as_size((border, border) if isinstance(border, int) else border, "border",
+                     minimum=0)
+    block, views, inner_views = views_of(first.profile, block_size, run, border)
+    read = {name: (source, indexes, mask_rule(source, indexes) if masked else None)
+            for name, (source, indexes) in opened.items()}
+    jobs = [{"func": func, "inputs": read, "named": isinstance(inputs, Mapping),
+             "view": view, "inner_view": inner, "kwargs": kwargs, "masked": masked,
+             "dtype": dtype, "nodata": nodata}
+            for view, inner in zip(views, inner_views, strict=True)]
+    logger.info("apply %s to %s, blocks of %s, border %s", getattr(func, "__name__", func),
+                [source.name for source, _ in opened.values()], block, border)
+    return ApplyJob(jobs, views, block, first.shape, target, nodata, count, run,
+                    min(256, len(opened) * gdal_cache_mb(block, first.profile)),
+                    time.perf_counter() - started)
 
 
 def apply(
@@ -333,15 +339,12 @@ def apply(
     creation_options : mapping, optional
         GDAL creation options over riogrande's defaults, e.g.
         ``{"COMPRESS": "ZSTD"}`` or ``{"COMPRESS": "NONE"}`` (fastest);
-        see :mod:`riogrande.outputs.derived`. Checked with GDAL before any
+        see :mod:`riogrande.outputs.profiles`. Checked with GDAL before any
         work when ``dtype`` and ``count`` are given, else when the first
         block arrives, before anything is written.
     **run_options
-        Passed to :func:`~riogrande.runner.run_views`: ``nbrcpu``,
-        ``backend`` (``"processes"``, the default, or ``"threads"``),
-        ``start_method``, ``executable``, ``progress``, ``cancel``,
-        ``executor`` (a :class:`riogrande.Pool`, a ``concurrent.futures``
-        executor, a Dask client), ``gdal_cachemax_mb``.
+        See :class:`~riogrande.inputs.RunOptions`; the blocks run in worker
+        processes unless ``backend="threads"`` or an executor is given.
 
     Returns
     -------
@@ -372,53 +375,7 @@ def apply(
     >>> apply(ndvi, {"red": "b4.tif", "nir": "b8.tif"}, "ndvi.tif",
     ...       dtype="float32")                              # doctest: +SKIP
     """
-    started = time.perf_counter()
-    kwargs = dict(kwargs or {})
-    _check_run_options(run_options)
-    _check_function(func, kwargs, run_options)
-    opened, named = _named_inputs(inputs, bands, masked)
-    first = next(iter(opened.values()))[0]
-    dtype = None if dtype is None else _dtype_name(dtype)
-    if output is not None and dtype is not None:
-        _file_dtype(np.dtype(dtype))
-    nodata = _output_nodata(nodata, masked, first, dtype)
-    target = None
-    if output is not None:
-        target = derived_output(output, [source.path for source, _, _ in opened.values()],
-                                first.profile, cog=cog, creation_options=creation_options,
-                                dtype=dtype, count=count)
-    border = (border, border) if isinstance(border, int) else border
-    border = as_size(border, "border", minimum=0)
-    profile = first.profile
-    workers = get_nbr_workers(run_options.get("nbrcpu"))
-    block = resolve_block_size(block_size, profile, workers,
-                               remote=is_remote(run_options.get("executor")))
-    views, inner_views = create_views(block, border, (profile["width"], profile["height"]))
-    jobs = [{"func": func, "inputs": opened, "named": named, "view": view,
-             "inner_view": inner, "kwargs": kwargs, "masked": masked, "dtype": dtype,
-             "nodata": nodata} for view, inner in zip(views, inner_views, strict=True)]
-    run_options.setdefault("gdal_cachemax_mb",
-                           min(256, len(opened) * gdal_cache_mb(block, profile)))
-    run = partial(run_views, apply_block, jobs, queue_param="out_q", **run_options)
-    logger.info("apply %s to %s, blocks of %s, border %s", getattr(func, "__name__", func),
-                [source.name for source, _, _ in opened.values()], block, border)
-    if target is None:
-        sink = _Sink(None, None, profile, nodata, count)
-        _run(run, sink)
-    else:
-        with target.writing() as path:
-            sink = _Sink(path, target, profile, nodata, count)
-            _run(run, sink)
-    return ApplyReport(None if target is None else target.path, sink.array, sink.dtype,
-                       sink.count, nodata, block, len(views), workers,
-                       time.perf_counter() - started)
-
-
-def _run(run: Callable[..., Any], sink: _Sink) -> None:
-    """Run with ``sink`` as aggregator; its own clear errors come out unwrapped."""
-    try:
-        run(sink)
-    except AggregationError as error:
-        if isinstance(error.__cause__, (FunctionError, InvalidNodataError, OutputError)):
-            raise error.__cause__ from None
-        raise
+    return plan_apply(func, inputs, output, bands=bands, dtype=dtype, nodata=nodata,
+                      border=border, block_size=block_size, count=count, masked=masked,
+                      kwargs=kwargs, cog=cog, creation_options=creation_options,
+                      **run_options).run()

@@ -50,6 +50,10 @@ class BandSelectionAmbiguousError(InvalidBandError):
     """Several bands match the requested tags, or an index and tags disagree."""
 
 
+class ExtraMaskBandError(InvalidBandError):
+    """The extra masking band of a selector is not a band of its file."""
+
+
 class InvalidMaskSelectorError(RiograndeError, ValueError):
     """A band's mask reader is none of the supported choices."""
 

@@ -15,9 +15,10 @@ lambdas, comprehensions...) is an :class:`~riogrande.errors.ExpressionError`
 naming its column. Nothing is ever passed to :func:`eval`: the checked tree is
 turned into nested numpy calls.
 
-:func:`calculate` evaluates an expression over rasters with
-:func:`riogrande.apply`; the ``riogrande calc`` command and the QGIS
-algorithm ``riogrande:calc`` call it.
+:func:`calculate` evaluates an expression over rasters with the engine of
+:func:`riogrande.apply` (:func:`plan_calculation` checks everything first);
+the ``riogrande calc`` command and the QGIS algorithm ``riogrande:calc`` call
+them.
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from riogrande.blockwise import ApplyReport, apply
+from riogrande.blockwise import ApplyJob, ApplyReport, plan_apply
 from riogrande.errors import ExpressionError
+from riogrande.inputs import open_source
+from riogrande.inputs import run_options as check_run_options
 from riogrande.io.models import Source
-from riogrande.masking import open_source
-from riogrande.pool import check_backend
 
 #: Functions an expression may call: name -> (numpy function, fewest, most arguments).
 FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int]] = {
@@ -326,6 +327,43 @@ def check_input_names(names: Mapping[str, Any] | list[str]) -> None:
                                   "that is not a function or constant name (e.g. a, red)")
 
 
+def plan_calculation(
+    expression: str,
+    inputs: Mapping[str, str | os.PathLike[str] | Source],
+    output: str | os.PathLike[str] | None,
+    *,
+    dtype: Any = "float32",
+    nodata: Any = None,
+    block_size: Any = None,
+    cog: bool = False,
+    creation_options: Mapping[str, Any] | None = None,
+    **run_options: Any,
+) -> ApplyJob:
+    """Check an expression, its inputs and its output before any work.
+
+    The parameters are those of :func:`calculate`.
+
+    Returns
+    -------
+    ApplyJob
+        Its :meth:`~riogrande.blockwise.ApplyJob.run` evaluates the expression.
+    """
+    check_input_names(list(inputs))
+    sources = {name: open_source(path) for name, path in inputs.items()}
+    compiled = Expression(expression, {name: source.count for name, source in sources.items()})
+    if not compiled.bands:
+        raise ExpressionError("the expression uses no input; name at least one "
+                              f"of {', '.join(inputs)}")
+    used = {name: sources[name] for name in compiled.bands}
+    if nodata is None:
+        nodata = next(iter(sources.values())).profile.get("nodata")
+    options = check_run_options(run_options)  # numpy's work, which releases the GIL: threads
+    return plan_apply(compiled, used, output, bands=compiled.bands, dtype=dtype,
+                      nodata=nodata, masked=nodata is not None, block_size=block_size,
+                      count=compiled.count, cog=cog, creation_options=creation_options,
+                      **options.as_dict())
+
+
 def calculate(
     expression: str,
     inputs: Mapping[str, str | os.PathLike[str] | Source],
@@ -364,11 +402,10 @@ def calculate(
         and compression), e.g. ``{"COMPRESS": "NONE"}``; checked before any
         work.
     **run_options
-        As in :func:`riogrande.apply` (``nbrcpu``, ``progress``, ``cancel``...).
-        Without ``backend``, ``start_method``, ``executable`` or ``executor``,
-        the blocks run in threads of this process: evaluating an expression
-        is numpy's work, which releases Python's GIL, and threads cost no
-        start-up.
+        See :class:`~riogrande.inputs.RunOptions`. Without ``backend``,
+        ``start_method``, ``executable`` or ``executor``, the blocks run in
+        threads of this process: evaluating an expression is numpy's work,
+        which releases Python's GIL, and threads cost no start-up.
 
     Returns
     -------
@@ -379,19 +416,6 @@ def calculate(
     ExpressionError
         Before any work, for an expression that is malformed or not allowed.
     """
-    check_input_names(list(inputs))
-    sources = {name: open_source(path) for name, path in inputs.items()}
-    compiled = Expression(expression, {name: source.count for name, source in sources.items()})
-    if not compiled.bands:
-        raise ExpressionError("the expression uses no input; name at least one "
-                              f"of {', '.join(inputs)}")
-    used = {name: sources[name] for name in compiled.bands}
-    if nodata is None:
-        nodata = next(iter(sources.values())).profile.get("nodata")
-    backend = check_backend(run_options.get("backend"), run_options.get("start_method"),
-                            run_options.get("executable"))
-    if backend is None and run_options.get("executor") is None:
-        run_options["backend"] = "threads"
-    return apply(compiled, used, output, bands=compiled.bands, dtype=dtype, nodata=nodata,
-                 masked=nodata is not None, block_size=block_size, count=compiled.count,
-                 cog=cog, creation_options=creation_options, **run_options)
+    return plan_calculation(expression, inputs, output, dtype=dtype, nodata=nodata,
+                            block_size=block_size, cog=cog, creation_options=creation_options,
+                            **run_options).run()

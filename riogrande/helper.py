@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 from numpy.typing import NDArray
-from rasterio.windows import Window
 
 from riogrande.compatibility import (  # noqa: F401 (part of this module's interface)
     check_compatibility,
@@ -29,31 +28,13 @@ from riogrande.compatibility import (  # noqa: F401 (part of this module's inter
 )
 from riogrande.dtypes import convert_to_dtype, dtype_range  # noqa: F401 (idem)
 from riogrande.errors import UnsupportedLogicError
+from riogrande.prepare import view_to_window  # noqa: F401 (part of this module's interface)
 
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
 
 MaskLogic = Union[str, Callable[[NDArray, Any], NDArray]]  # noqa: UP007 (runtime alias, py3.10)
 START_METHODS = ("spawn", "fork", "forkserver")
-
-
-def view_to_window(view: Sequence[int] | None) -> Window | None:
-    """Convert a view ``(x, y, width, height)`` into a rasterio window.
-
-    Parameters
-    ----------
-    view : tuple of int or None
-        Column offset, row offset, columns, rows.
-
-    Returns
-    -------
-    rasterio.windows.Window or None
-        ``None`` when ``view`` is ``None`` (meaning: the whole raster).
-    """
-    if view is None:
-        return None
-    x, y, width, height = view
-    return Window(x, y, width, height)
 
 
 def is_nan(value: Any) -> bool:

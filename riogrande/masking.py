@@ -1,51 +1,58 @@
-"""The two jobs: a nodata mask of one raster, a valid-pixel selector over bands.
+"""The two built-in jobs: a nodata mask of one raster, a valid-pixel selector over bands.
 
-:func:`write_mask`, :func:`write_selector` and :func:`selector_array` validate
-their input up front (clear errors before any process starts), cut the
-raster into views, and hand the views to :func:`~riogrande.runner.run_views`
-with the seed's workers and aggregators. They return a :class:`MaskReport`
-with pixel counts; :func:`~riogrande.parallel.compute_mask` and
+A job is planned, then run::
+
+    job = plan_mask(source, output, nodata=-9999)    # or plan_selector(*bands, ...)
+    report = job.run()
+
+Planning checks the inputs (:mod:`riogrande.inputs`) and the output
+(:mod:`riogrande.outputs.target`) and writes nothing; the command line asks
+its question (writing into a file in place) between the two steps. Running
+hands the output's sink to the engine (:func:`~riogrande.runner.run_views`),
+which runs the seed's workers over the views, and counts the pixels.
+:func:`write_mask`, :func:`write_selector` and :func:`selector_array` do both
+steps; :func:`~riogrande.parallel.compute_mask` and
 :func:`~riogrande.parallel.prepare_selector` are thin wrappers around them.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
-import pickle
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import partial
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from riogrande.aggregators import fill_matrix
-from riogrande.blocks import gdal_cache_mb, resolve_block_size
-from riogrande.errors import (
-    InvalidBandError,
-    InvalidNodataError,
-    OutputError,
-    UnsupportedLogicError,
+from riogrande.blocks import gdal_cache_mb
+from riogrande.errors import OutputError, UnsupportedLogicError
+from riogrande.helper import aggregated_selector, check_logic, reduced_mask
+from riogrande.inputs import (
+    FILE_NODATA,
+    RunOptions,
+    band_indexes,
+    check_sendable,
+    mask_nodata,
+    open_bands,
+    open_source,
+    run_options,
+    views_of,
 )
-from riogrande.helper import (
-    aggregated_selector,
-    check_logic,
-    get_nbr_workers,
-    reduced_mask,
-)
-from riogrande.io.checks import check_nodata, check_same_grid
-from riogrande.io.models import Band, Source, check_band_index
-from riogrande.outputs import OutputSpec, plan_output
-from riogrande.pool import check_backend, is_remote
-from riogrande.prepare import create_views
-from riogrande.runner import Cancel, Progress, run_views
+from riogrande.io.band import Band
+from riogrande.io.source import Source
+from riogrande.outputs.sinks import ArraySink
+from riogrande.outputs.target import OutputSpec, OutputTarget, plan_output
+from riogrande.runner import run_views
+from riogrande.stopping import stop_on_signals
 from riogrande.workers import block_jobs, process_block, process_masks
+
+__all__ = ["FILE_NODATA", "MaskJob", "MaskReport", "plan_mask", "plan_selector",
+           "selector_array", "write_mask", "write_selector"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +75,7 @@ class MaskReport:
     views : int
         Number of blocks processed.
     workers : int
-        Number of worker processes.
+        Number of workers.
     seconds : float
         Wall-clock duration.
     """
@@ -98,7 +105,8 @@ class _PixelCounter:
 
 
 @contextmanager
-def _logging_level(verbose: bool) -> Iterator[None]:
+def logging_level(verbose: bool) -> Iterator[None]:
+    """With ``verbose``, riogrande logs at INFO level for the ``with`` block."""
     package_logger = logging.getLogger("riogrande")
     previous = package_logger.level
     if verbose and package_logger.getEffectiveLevel() > logging.INFO:
@@ -109,86 +117,117 @@ def _logging_level(verbose: bool) -> Iterator[None]:
         package_logger.setLevel(previous)
 
 
-def open_source(source: str | os.PathLike[str] | Source) -> Source:
-    """Return ``source`` as a :class:`Source` whose profile has been read.
+@dataclass
+class MaskJob:
+    """A mask or selector run, planned: every check done, nothing written yet.
 
-    Raises
-    ------
-    SourceNotFoundError
-        If the file does not exist.
-    SourceError
-        If it is not a readable raster.
+    :meth:`run` does the work; :attr:`target` is None for a selector
+    computed into an array.
     """
-    source = source if isinstance(source, Source) else Source(source)
-    source.import_profile()
-    return source
+
+    worker: Callable[..., Any]
+    queue_param: str
+    jobs: list[dict[str, Any]]
+    views: list[tuple[int, int, int, int]]
+    block: tuple[int, int]
+    shape: tuple[int, int]
+    target: OutputTarget | None
+    written: Path | None
+    tags: dict[str, Any]
+    options: RunOptions
+    gdal_cachemax_mb: int
+    description: str
+    verbose: bool = False
+    planning_seconds: float = 0.0
+    array: NDArray | None = field(default=None, init=False)
+
+    def run(self) -> MaskReport:
+        """Compute the result block by block and write it (or fill :attr:`array`).
+
+        Returns
+        -------
+        MaskReport
+
+        Raises
+        ------
+        RiograndeError
+            Subclasses name the problem: a failed block, a lost worker, a
+            full disk, a cancelled run; nothing is left behind.
+        """
+        started = time.perf_counter()
+        counter = _PixelCounter()
+        with logging_level(self.verbose), stop_on_signals(self.options.cancel) as stop:
+            logger.info(self.description)
+            engine = {**self.options.engine(self.gdal_cachemax_mb), "cancel": stop,
+                      "queue_param": self.queue_param, "on_message": counter}
+            if self.target is None:
+                self.array = np.zeros(self.shape, dtype=bool)
+                run_views(self.worker, self.jobs, ArraySink(self.array), **engine)
+            else:
+                with self.target.writing(self.views, self.tags, stop) as sink:
+                    run_views(self.worker, self.jobs, sink, **engine)
+        pixels = self.shape[0] * self.shape[1]
+        return MaskReport(counter.valid, pixels - counter.valid, self.written, self.block,
+                          len(self.views), self.options.workers,
+                          self.planning_seconds + time.perf_counter() - started)
 
 
-def _band_indexes(source: Source, bands: Sequence[Band | int] | None) -> list[int]:
-    if bands is None:
-        return list(range(1, source.count + 1))
-    if isinstance(bands, (Band, int)):
-        bands = [bands]
-    if len(bands) == 0:
-        raise InvalidBandError(f"no band selected from {source.name}")
-    indexes = []
-    for band in bands:
-        if isinstance(band, Band):
-            if band.source.path.resolve() != source.path.resolve():
-                raise InvalidBandError(f"{band!r} does not belong to {source.name}")
-            band = band.bidx
-        check_band_index(band, source.count, source.name)
-        indexes.append(int(band))
-    return indexes
+def _logic_name(logic: str | Callable[..., Any]) -> str:
+    return logic if isinstance(logic, str) else getattr(logic, "__name__", "")
 
 
-def _check_picklable(logic: Any) -> None:
-    if isinstance(logic, str):
-        return
-    try:
-        pickle.dumps(logic)
-    except Exception as error:
-        raise UnsupportedLogicError(
-            f"the logic callable {logic!r} cannot be sent to worker processes ({error}); "
-            "define it at module level (not a lambda or a nested function)"
-        ) from None
+def plan_mask(
+    source: str | os.PathLike[str] | Source,
+    output: str | os.PathLike[str] | None = None,
+    *,
+    block_size: Sequence[int] | None = None,
+    nodata: Any = 0,
+    logic: str | Callable[..., Any] = "all",
+    bands: Sequence[Band | int] | None = None,
+    verbose: bool = False,
+    encoding: str = "values",
+    keep_values: bool = False,
+    output_nodata: Any = None,
+    cog: bool = False,
+    driver: str | None = None,
+    creation_options: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> MaskJob:
+    """Check the inputs and the output of a mask before any work.
 
+    The parameters are those of :func:`write_mask`.
 
-def _resolve_nodata(nodata: Any, source: Source) -> Any:
-    if nodata is None:
-        nodata = source.profile.get("nodata")
-        if nodata is None:
-            raise InvalidNodataError(
-                f"nodata=None means the source's nodata value, but {source.name} has none; "
-                "give the value that marks missing data"
-            )
-    check_nodata(nodata, source.profile["dtype"], source.name)
-    return nodata.item() if isinstance(nodata, np.generic) else nodata  # plain, JSON-able
-
-
-def _run_options(
-    nbrcpu: int | None,
-    start_method: str | None,
-    executable: str | None,
-    progress: Progress | None,
-    cancel: Cancel | None,
-    executor: Any,
-    backend: str | None,
-    releases_gil: bool = True,
-) -> dict[str, Any]:
-    """The engine's options; without a choice, threads for tasks that release the GIL."""
-    backend = check_backend(backend, start_method, executable)
-    if backend is None and executor is None:
-        backend = "threads" if releases_gil else "processes"
-    return {
-        "executor": executor,
-        "nbrcpu": get_nbr_workers(nbrcpu),
-        "start_method": start_method,
-        "executable": executable,
-        "progress": progress,
-        "cancel": cancel,
-        "backend": backend,
-    }
+    Returns
+    -------
+    MaskJob
+        Its :meth:`~MaskJob.run` writes the mask.
+    """
+    started = time.perf_counter()
+    spec = OutputSpec(encoding, keep_values, output_nodata, cog, driver, creation_options)
+    check_logic(logic)
+    run = run_options(options, releases_gil=isinstance(logic, str))
+    check_sendable(logic, run, f"the logic callable {logic!r}", UnsupportedLogicError)
+    with logging_level(verbose):
+        source = open_source(source)
+        indexes = band_indexes(source, bands)
+        nodata = mask_nodata(nodata, source)
+        block, views, _ = views_of(source.profile, block_size, run)
+        copied = indexes if keep_values else range(1, source.count + 1)
+        target = plan_output(output, spec, grid=source.profile,
+                             copied=[(source.name, bidx) for bidx in copied],
+                             inputs=[source.name], nodata_hint=nodata)
+    return MaskJob(
+        process_block, "out_q",
+        block_jobs(reduced_mask, source, views, bands=indexes,
+                   task_params={"nodata": nodata, "logic": logic}),
+        views, block, source.shape, target,
+        source.path if target.final is None else target.final,
+        {"mask_of": source.name, "bands": indexes, "nodata": nodata,
+         "logic": _logic_name(logic)},
+        run, gdal_cache_mb(block, source.profile),
+        f"mask of {source.name}, bands {indexes}, nodata {nodata!r}, logic {logic!r}, "
+        f"blocks of {block}",
+        verbose, time.perf_counter() - started)
 
 
 def write_mask(
@@ -200,19 +239,13 @@ def write_mask(
     logic: str | Callable[..., Any] = "all",
     bands: Sequence[Band | int] | None = None,
     verbose: bool = False,
-    nbrcpu: int | None = None,
-    start_method: str | None = None,
-    executable: str | None = None,
-    progress: Progress | None = None,
-    cancel: Cancel | None = None,
-    executor: Any = None,
-    backend: str | None = None,
     encoding: str = "values",
     keep_values: bool = False,
     output_nodata: Any = None,
     cog: bool = False,
     driver: str | None = None,
     creation_options: Mapping[str, Any] | None = None,
+    **run_options: Any,
 ) -> MaskReport:
     """Compute the nodata mask of a raster in parallel and write it.
 
@@ -231,143 +264,94 @@ def write_mask(
     block_size : tuple of int, optional
         ``(width, height)`` of a block; None chooses one aligned to the
         file's tiling.
-    nodata : int, float or None, default 0
+    nodata : int, float, None or "file", default 0
         The value marking missing data (NaN allowed for float rasters);
-        None uses the source's nodata value.
+        None: the source's nodata value; ``"file"``: the source's nodata
+        value, else 0 (see :mod:`riogrande.inputs`).
     logic : {"all", "any"} or callable, default "all"
         See :func:`~riogrande.helper.reduced_mask`. A callable must be
-        defined at module level.
+        defined at module level to run in worker processes.
     bands : list of Band or int, optional
         Bands to check; all by default.
     verbose : bool, default False
         Log progress at INFO level through :mod:`logging`.
-    nbrcpu, start_method, executable, progress, cancel, executor, backend
-        See :func:`~riogrande.runner.run_views`. Without ``backend``,
-        ``start_method``, ``executable`` or ``executor``, the blocks run in
-        threads of this process when ``logic`` is ``"all"`` or ``"any"``
-        (numpy releases the GIL), in worker processes for a callable.
     encoding, keep_values, output_nodata, cog, driver, creation_options
         The form of the output: see :class:`~riogrande.outputs.OutputSpec`
         (``output_nodata`` is its ``nodata``: for kept values, default the
         mask's ``nodata`` when the data type holds it). With kept values the
         selected bands are copied; ``mask`` and ``alpha`` copy every band.
+    **run_options
+        See :class:`~riogrande.inputs.RunOptions`. Without ``backend``,
+        ``start_method``, ``executable`` or ``executor``, the blocks run in
+        threads of this process when ``logic`` is ``"all"`` or ``"any"``
+        (numpy releases the GIL), in worker processes for a callable.
 
     Returns
     -------
     MaskReport
     """
+    return plan_mask(source, output, block_size=block_size, nodata=nodata, logic=logic,
+                     bands=bands, verbose=verbose, encoding=encoding, keep_values=keep_values,
+                     output_nodata=output_nodata, cog=cog, driver=driver,
+                     creation_options=creation_options, **run_options).run()
+
+
+def plan_selector(
+    *bands: Band,
+    output: str | os.PathLike[str] | None = None,
+    block_size: Sequence[int] | None = None,
+    extra_masking_band: Band | None = None,
+    verbose: bool = False,
+    encoding: str = "values",
+    keep_values: bool = False,
+    output_nodata: Any = None,
+    cog: bool = False,
+    driver: str | None = None,
+    creation_options: Mapping[str, Any] | None = None,
+    in_memory: bool = False,
+    **options: Any,
+) -> MaskJob:
+    """Check the inputs and the output of a selector before any work.
+
+    The parameters are those of :func:`write_selector`; with ``in_memory``
+    the selector goes into an array (:func:`selector_array`).
+
+    Returns
+    -------
+    MaskJob
+        Its :meth:`~MaskJob.run` writes the selector (or fills its array).
+    """
     started = time.perf_counter()
     spec = OutputSpec(encoding, keep_values, output_nodata, cog, driver, creation_options)
-    with _logging_level(verbose):
-        source = open_source(source)
-        indexes = _band_indexes(source, bands)
-        nodata = _resolve_nodata(nodata, source)
-        check_logic(logic)
-        _check_picklable(logic)
-        options = _run_options(nbrcpu, start_method, executable, progress, cancel, executor,
-                               backend, releases_gil=isinstance(logic, str))
-        block = resolve_block_size(block_size, source.profile, options["nbrcpu"],
-                                   remote=is_remote(executor))
-        views, _ = create_views(block, (0, 0), (source.profile["width"], source.profile["height"]))
-        jobs = block_jobs(reduced_mask, source, views, bands=indexes,
-                          task_params={"nodata": nodata, "logic": logic})
-        counter = _PixelCounter()
-        run = partial(
-            run_views,
-            process_block,
-            jobs,
-            queue_param="out_q",
-            on_message=counter,
-            gdal_cachemax_mb=gdal_cache_mb(block, source.profile),
-            **options,
-        )
-        logger.info("mask of %s, bands %s, nodata %r, logic %r, blocks of %s",
-                    source.name, indexes, nodata, logic, block)
-        copied = indexes if keep_values else range(1, source.count + 1)
-        plan = plan_output(output, spec, grid=source.profile,
-                           copied=[(source.name, bidx) for bidx in copied],
-                           inputs=[source.name], nodata_hint=nodata)
-        tags = {"mask_of": source.name, "bands": indexes, "nodata": nodata,
-                "logic": logic if isinstance(logic, str) else getattr(logic, "__name__", "")}
-        plan.write(run, views, tags, cancel)
-        written = source.path if plan.final is None else plan.final
-        pixels = source.profile["width"] * source.profile["height"]
-        return MaskReport(counter.valid, pixels - counter.valid, written, block, len(views),
-                          options["nbrcpu"], time.perf_counter() - started)
-
-
-def _all_bands(bands: Sequence[Band], extra_masking_band: Band | None) -> list[Band]:
-    """The bands a selector reads: ``bands``, then the extra masking band if any."""
-    return [*bands, *([extra_masking_band] if extra_masking_band is not None else [])]
-
-
-def _selector_inputs(
-    bands: Sequence[Band], extra_masking_band: Band | None
-) -> tuple[list[Band], Band | None, Source]:
-    if not bands:
-        raise InvalidBandError("prepare_selector needs at least one band")
-    sources: dict[str, Source] = {}
-    checked: list[Band] = []
-    for band in _all_bands(bands, extra_masking_band):
-        if not isinstance(band, Band):
-            raise InvalidBandError(f"expected Band objects, got {band!r}")
-        key = band.source.name
-        if key not in sources:
-            sources[key] = open_source(band.source)
-        band = copy.copy(band)  # the caller's Band keeps its own Source
-        band.source = sources[key]
-        band.check()
-        checked.append(band)
-    check_same_grid([(source.name, source.profile) for source in sources.values()])
-    extra = checked.pop() if extra_masking_band is not None else None
-    return checked, extra, next(iter(sources.values()))
-
-
-def _selector_views(
-    block_size: Sequence[int] | None, reference: Source, options: dict[str, Any]
-) -> tuple[tuple[int, int], list]:
-    """The block size and the views of a selector run."""
-    profile = reference.profile
-    block = resolve_block_size(block_size, profile, options["nbrcpu"], band_reads=True,
-                               remote=is_remote(options["executor"]))
-    views, _ = create_views(block, (0, 0), (profile["width"], profile["height"]))
-    return block, views
-
-
-def _selector_run(
-    bands: Sequence[Band],
-    block: tuple[int, int],
-    views: Sequence[Sequence[int]],
-    extra_masking_band: Band | None,
-    aggregator: Callable[[Any], Any],
-    options: dict[str, Any],
-    reference: Source,
-    counter: _PixelCounter,
-) -> None:
-    jobs = [
-        {
-            "task": aggregated_selector,
-            "bands": list(bands),
-            "view": view,
-            "task_params": {"logic": "all"},
-            "read_params": {},
-            "open_params": {},
-            "extra_masking_band": extra_masking_band,
-        }
-        for view in views
-    ]
-    files = {band.source.name for band in _all_bands(bands, extra_masking_band)}
-    logger.info("selector of %s, blocks of %s", list(bands), block)
-    run_views(
-        process_masks,
-        jobs,
-        aggregator,
-        queue_param="aggr_q",
-        on_message=counter,
-        gdal_cachemax_mb=min(256, len(files) * gdal_cache_mb(block, reference.profile,
-                                                             band_reads=True)),
-        **options,
-    )
+    if not in_memory and output is None and encoding != "sidecar":
+        raise OutputError("write_selector needs output= (or encoding='sidecar' for the "
+                          "first raster's .msk file)")
+    run = run_options(options)
+    with logging_level(verbose):
+        selected, extra_band = open_bands(bands, extra_masking_band)
+        selected_and_extra = [*selected, *([extra_band] if extra_band is not None else [])]
+        reference = selected[0].source
+        block, views, _ = views_of(reference.profile, block_size, run, band_reads=True)
+        target = None
+        tags: dict[str, Any] = {}
+        if not in_memory:
+            target = plan_output(output, spec, grid=reference.profile,
+                                 copied=[(band.source.name, band.bidx) for band in selected],
+                                 inputs=[band.source.name for band in selected_and_extra])
+            tags = {"selector_of": [f"{band.source.name}:{band.bidx}:{band.mask_use}"
+                                    for band in selected]}
+            if extra_band is not None:
+                tags["extra_masking_band"] = f"{extra_band.source.name}:{extra_band.bidx}"
+    jobs = [{"task": aggregated_selector, "bands": list(selected), "view": view,
+             "task_params": {"logic": "all"}, "read_params": {}, "open_params": {},
+             "extra_masking_band": extra_band} for view in views]
+    files = {band.source.name for band in selected_and_extra}
+    return MaskJob(
+        process_masks, "aggr_q", jobs, views, block, reference.shape, target,
+        None if target is None else target.final, tags, run,
+        min(256, len(files) * gdal_cache_mb(block, reference.profile, band_reads=True)),
+        f"selector of {list(selected)}, blocks of {block}", verbose,
+        time.perf_counter() - started)
 
 
 def selector_array(
@@ -375,13 +359,7 @@ def selector_array(
     block_size: Sequence[int] | None = None,
     extra_masking_band: Band | None = None,
     verbose: bool = False,
-    nbrcpu: int | None = None,
-    start_method: str | None = None,
-    executable: str | None = None,
-    progress: Progress | None = None,
-    cancel: Cancel | None = None,
-    executor: Any = None,
-    backend: str | None = None,
+    **run_options: Any,
 ) -> tuple[NDArray, MaskReport]:
     """Compute the valid-pixel selector of ``bands`` into an array.
 
@@ -394,19 +372,10 @@ def selector_array(
         ``extra_masking_band`` is not 0.
     report : MaskReport
     """
-    started = time.perf_counter()
-    with _logging_level(verbose):
-        checked, extra, reference = _selector_inputs(bands, extra_masking_band)
-        options = _run_options(nbrcpu, start_method, executable, progress, cancel, executor,
-                               backend)
-        matrix = np.zeros(reference.shape, dtype=bool)
-        counter = _PixelCounter()
-        block, views = _selector_views(block_size, reference, options)
-        _selector_run(checked, block, views, extra, partial(fill_matrix, matrix), options,
-                      reference, counter)
-        report = MaskReport(counter.valid, matrix.size - counter.valid, None, block, len(views),
-                            options["nbrcpu"], time.perf_counter() - started)
-        return matrix, report
+    job = plan_selector(*bands, block_size=block_size, extra_masking_band=extra_masking_band,
+                        verbose=verbose, in_memory=True, **run_options)
+    report = job.run()
+    return job.array, report
 
 
 def write_selector(
@@ -415,19 +384,13 @@ def write_selector(
     block_size: Sequence[int] | None = None,
     extra_masking_band: Band | None = None,
     verbose: bool = False,
-    nbrcpu: int | None = None,
-    start_method: str | None = None,
-    executable: str | None = None,
-    progress: Progress | None = None,
-    cancel: Cancel | None = None,
-    executor: Any = None,
-    backend: str | None = None,
     encoding: str = "values",
     keep_values: bool = False,
     output_nodata: Any = None,
     cog: bool = False,
     driver: str | None = None,
     creation_options: Mapping[str, Any] | None = None,
+    **run_options: Any,
 ) -> MaskReport:
     """Compute the valid-pixel selector of ``bands`` and stream it into a raster.
 
@@ -435,46 +398,36 @@ def write_selector(
     raster (by default a ``uint8`` GeoTIFF: 1 valid, 0 masked, tiled,
     DEFLATE), so memory stays bounded whatever the raster size. The file is
     written under a temporary name and moved to ``output`` on success.
-    Parameters not listed are those of :func:`selector_array`.
 
     Parameters
     ----------
+    *bands : Band
+        The bands whose masks are combined (each read as chosen by
+        :meth:`~riogrande.io.models.Band.set_mask_reader`), on one grid.
     output : str or path-like
         The new raster; None only with ``encoding="sidecar"`` (the ``.msk``
         file of the first band's raster).
+    block_size : tuple of int, optional
+        ``(width, height)`` of a block; None chooses one aligned to the
+        file's tiling.
+    extra_masking_band : Band, optional
+        A band treated as a mask: values equal to 0 are masked.
+    verbose : bool, default False
+        Log progress at INFO level.
     encoding, keep_values, output_nodata, cog, driver, creation_options
         The form of the output: see :class:`~riogrande.outputs.OutputSpec`
         (``output_nodata`` is its ``nodata``). The ``mask``, ``alpha`` and
         kept-values encodings copy ``bands``; ``mask`` and ``alpha`` keep the
         nodata value of the first band's raster.
+    **run_options
+        See :class:`~riogrande.inputs.RunOptions` (threads by default).
 
     Returns
     -------
     MaskReport
     """
-    started = time.perf_counter()
-    spec = OutputSpec(encoding, keep_values, output_nodata, cog, driver, creation_options)
-    if output is None and encoding != "sidecar":
-        raise OutputError("write_selector needs output= (or encoding='sidecar' for the "
-                          "first raster's .msk file)")
-    with _logging_level(verbose):
-        checked, extra, reference = _selector_inputs(bands, extra_masking_band)
-        inputs = [band.source.name for band in _all_bands(checked, extra)]
-        plan = plan_output(output, spec, grid=reference.profile,
-                           copied=[(band.source.name, band.bidx) for band in checked],
-                           inputs=inputs)
-        options = _run_options(nbrcpu, start_method, executable, progress, cancel, executor,
-                               backend)
-        counter = _PixelCounter()
-        tags = {"selector_of": [f"{band.source.name}:{band.bidx}:{band.mask_use}"
-                                for band in checked]}
-        if extra is not None:
-            tags["extra_masking_band"] = f"{extra.source.name}:{extra.bidx}"
-        block, views = _selector_views(block_size, reference, options)
-        plan.write(lambda aggregator: _selector_run(checked, block, views, extra, aggregator,
-                                                    options, reference, counter),
-                   views, tags, cancel)
-        written = plan.final
-        pixels = reference.shape[0] * reference.shape[1]
-        return MaskReport(counter.valid, pixels - counter.valid, written, block, len(views),
-                          options["nbrcpu"], time.perf_counter() - started)
+    return plan_selector(*bands, output=output, block_size=block_size,
+                         extra_masking_band=extra_masking_band, verbose=verbose,
+                         encoding=encoding, keep_values=keep_values,
+                         output_nodata=output_nodata, cog=cog, driver=driver,
+                         creation_options=creation_options, **run_options).run()

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -31,7 +30,6 @@ from typing import Any
 
 from riogrande.errors import RunError
 from riogrande.helper import get_nbr_workers, get_or_set_context
-from riogrande.interrupts import interrupts_held
 from riogrande.io import handles
 
 logger = logging.getLogger(__name__)
@@ -41,8 +39,7 @@ _worker_env: list[Any] = []
 
 def _initialize_worker(gdal_cachemax_mb: int | None, log_level: int,
                        keep_datasets: bool = True) -> None:
-    """Set up a worker process: quiet Ctrl-C, capped GDAL cache, open-once datasets."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """Set up a worker process: log level, capped GDAL cache, open-once datasets."""
     logging.getLogger("riogrande").setLevel(log_level)
     if gdal_cachemax_mb is not None:
         import rasterio
@@ -332,8 +329,7 @@ class Pool:
                                                         thread_name_prefix="riogrande-worker")
                 else:
                     start_method, executable, cachemax = self._options
-                    with default_start_method_kept() as application_method, \
-                            interrupts_held():  # kept by the Pool once started, to stop
+                    with default_start_method_kept() as application_method:
                         self._executor = start_processes(
                             self.workers, start_method or application_method or "spawn",
                             executable, cachemax, keep_datasets=False)

@@ -1,9 +1,9 @@
 """Cut a raster into views and move blocks in and out of arrays.
 
 A *view* is a tuple ``(x, y, width, height)``: column offset, row offset,
-number of columns, number of rows, in pixels. Every size argument is
-``(width, height)``; arrays are ``(rows, cols)`` or ``(bands, rows, cols)``.
-This module does no I/O.
+number of columns, number of rows, in pixels; rasterio calls it a window
+(:func:`view_to_window`). Every size argument is ``(width, height)``; arrays
+are ``(rows, cols)`` or ``(bands, rows, cols)``. This module does no I/O.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
+from rasterio.windows import Window
 
 from riogrande.errors import BlockSizeError
 
@@ -111,6 +112,25 @@ def create_views(
             inner_views.append((x, y, cols, rows))
             views.append((left, top, right - left, bottom - top))
     return views, inner_views
+
+
+def view_to_window(view: Sequence[int] | None) -> Window | None:
+    """Convert a view ``(x, y, width, height)`` into a rasterio window.
+
+    Parameters
+    ----------
+    view : tuple of int or None
+        Column offset, row offset, columns, rows.
+
+    Returns
+    -------
+    rasterio.windows.Window or None
+        ``None`` when ``view`` is ``None`` (meaning: the whole raster).
+    """
+    if view is None:
+        return None
+    x, y, width, height = view
+    return Window(x, y, width, height)
 
 
 def _slices(view: Sequence[int]) -> tuple[slice, slice]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import pickle
+import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, InvalidStateError
@@ -28,8 +29,6 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
 from multiprocessing.reduction import ForkingPickler
 from typing import Any
-
-from riogrande.interrupts import accept_interrupts, wait_for
 
 #: Seconds a stopped worker gets to exit before it is killed.
 STOP_SECONDS = 2.0
@@ -52,8 +51,14 @@ def _encode_outcome(job_id: int, ok: bool, value: Any) -> bytes:
 
 def _serve(tasks: Connection, results: Connection, initializer: Callable[..., Any] | None,
            initargs: tuple[Any, ...]) -> None:
-    """The worker process: run jobs from ``tasks`` until told to stop or orphaned."""
-    accept_interrupts()
+    """The worker process: run jobs from ``tasks`` until told to stop or orphaned.
+
+    Ctrl-C, which a terminal sends to the whole process group, is the
+    parent's to handle; SIGTERM, with which the parent stops a worker, ends
+    it (a forked worker would otherwise keep its parent's handlers).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if initializer is not None:
         initializer(*initargs)
     parent = multiprocessing.parent_process()
@@ -136,10 +141,7 @@ class ProcessWorkers(Executor):
         self._closing = False
         self._workers: list[_Worker] = []
         self._reader: threading.Thread | None = None
-        # the reader's end, told by an event: Python 3.11 marks a thread stopped, though it
-        # still runs, when an interrupt lands in join()
-        self._reader_ended = threading.Event()
-        try:  # an interrupt (Ctrl-C, SIGTERM in the command line) may come at any point
+        try:
             for number in range(workers):
                 self._workers.append(self._start(context, number, initializer, initargs))
             reader = threading.Thread(target=self._read_results, daemon=True,
@@ -165,11 +167,6 @@ class ProcessWorkers(Executor):
                 task_reader.close()
                 result_writer.close()
         return _Worker(process, task_writer, result_reader)
-
-    @property
-    def max_workers(self) -> int:
-        """Number of worker processes."""
-        return len(self._workers)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
         """Schedule ``fn(*args, **kwargs)`` on the least busy worker.
@@ -206,13 +203,10 @@ class ProcessWorkers(Executor):
     def _read_results(self) -> None:
         """The result thread: resolve futures until every worker's pipe has ended."""
         live = {worker.results: worker for worker in self._workers}
-        try:
-            while live:
-                for connection in wait(list(live)):
-                    if not self._receive(live[connection]):
-                        del live[connection]
-        finally:
-            self._reader_ended.set()
+        while live:
+            for connection in wait(list(live)):
+                if not self._receive(live[connection]):
+                    del live[connection]
 
     def _receive(self, worker: _Worker) -> bool:
         """Read one outcome of ``worker``; False once its pipe has ended."""
@@ -283,7 +277,7 @@ class ProcessWorkers(Executor):
                 worker.process.join()
         reader = self._reader
         if reader is not None and reader is not threading.current_thread():
-            wait_for(self._reader_ended)  # every result pipe has ended: the workers are gone
+            reader.join()  # every result pipe has ended: the workers are gone
         for worker in self._workers:
             self._fail_jobs(worker, "the pool was shut down")
             for connection in (worker.tasks, worker.results):

@@ -39,13 +39,14 @@ from typing import Any
 from riogrande.errors import (
     AggregationError,
     BlockProcessingError,
+    RiograndeError,
     RunCancelledError,
     RunError,
     WorkerLostError,
 )
 from riogrande.helper import get_nbr_workers
-from riogrande.interrupts import interrupts_held, wait_for
 from riogrande.io import gdal_cache, handles
+from riogrande.messages import KILL
 from riogrande.pool import (
     WorkerPool,
     check_backend,
@@ -54,29 +55,14 @@ from riogrande.pool import (
     local_pool,
     thread_pool,
 )
+from riogrande.stopping import stop_on_signals
 
 logger = logging.getLogger(__name__)
 
-KILL = {"signal": "kill"}
 POLL_SECONDS = 0.1
 
 Progress = Callable[[int, int], Any]
 Cancel = Callable[[], bool]
-
-
-def is_kill(message: Any) -> bool:
-    """Tell whether a queue message is the end-of-stream signal.
-
-    Parameters
-    ----------
-    message : object
-        A queue message.
-
-    Returns
-    -------
-    bool
-    """
-    return isinstance(message, dict) and message.get("signal") == "kill"
 
 
 class _Collector:
@@ -132,10 +118,10 @@ def execute_job(worker: Callable[..., Any], job: dict[str, Any], queue_param: st
 class _Aggregator(threading.Thread):
     """Runs ``aggregator(q)`` and keeps its result or its exception.
 
-    Its end is told by an event of its own, not by ``join()``/``is_alive()``:
-    Python 3.11 marks a thread stopped, though it still runs, when an
-    interrupt lands in ``join()``, and the run would then end while the
-    aggregator still writes the output.
+    The run waits for its end on an event the thread sets, not with
+    ``join()``: an exception landing in ``join()`` (raised by a signal
+    handler of the caller's) makes Python 3.11 take the thread for stopped
+    while it still writes.
     """
 
     def __init__(self, aggregator: Callable[[queue.Queue], Any], maxsize: int) -> None:
@@ -150,9 +136,8 @@ class _Aggregator(threading.Thread):
     def start_once(self) -> None:
         """Start the thread unless it already runs."""
         if not self.started:
-            with interrupts_held():
-                self.start()
-                self.started = True
+            self.start()
+            self.started = True
 
     def run(self) -> None:
         try:
@@ -173,13 +158,14 @@ class _Aggregator(threading.Thread):
             self.raise_if_failed()
             should_stop()
             try:
-                with interrupts_held():  # never inside the queue's lock
-                    self.queue.put(item, timeout=POLL_SECONDS)
+                self.queue.put(item, timeout=POLL_SECONDS)
                 return
             except queue.Full:
                 continue
 
     def _raise_error(self) -> None:
+        if isinstance(self.error, RiograndeError):  # a clear error already (a full disk...)
+            raise self.error
         if self.error is not None:
             raise AggregationError(
                 f"the aggregator failed: {type(self.error).__name__}: {self.error}"
@@ -193,7 +179,7 @@ class _Aggregator(threading.Thread):
     def finish(self) -> Any:
         """Send the end signal, wait, and return the aggregator's result."""
         self.put(KILL, lambda: None)
-        wait_for(self._ended, POLL_SECONDS)
+        self._ended.wait()
         self._raise_error()
         return self.result
 
@@ -211,7 +197,7 @@ class _Aggregator(threading.Thread):
             except queue.Full:
                 continue
         if self.started:
-            wait_for(self._ended, POLL_SECONDS)
+            self._ended.wait()
 
 
 def run_views(
@@ -260,7 +246,9 @@ def run_views(
         ``progress(done, total)`` after each view, from the calling thread.
     cancel : callable or None
         Polled several times a second; when it returns True the run stops
-        and :class:`~riogrande.errors.RunCancelledError` is raised.
+        and :class:`~riogrande.errors.RunCancelledError` is raised. Ctrl-C
+        and SIGTERM stop the run the same way (see
+        :mod:`riogrande.stopping`), then reach their own handlers.
     on_message : callable or None
         Called with every message before it reaches the aggregator (e.g. to
         count pixels), from the calling thread.
@@ -292,7 +280,8 @@ def run_views(
     WorkerLostError
         A worker process died (e.g. killed by the OS).
     AggregationError
-        The aggregator raised.
+        The aggregator raised (a riogrande error it raises comes out as
+        itself).
     RunCancelledError
         ``cancel()`` returned True.
     """
@@ -303,24 +292,22 @@ def run_views(
         raise ValueError("pass either executor= or the options of workers started for the run "
                          "(backend, start_method, executable), not both")
     workers = min(get_nbr_workers(nbrcpu), max(total, 1))
-    if executor is None and backend == "threads":
-        return _run(thread_pool(workers), worker, job_list, aggregator, queue_param,
-                    progress, cancel, on_message, gdal_cachemax_mb)
-    with default_start_method_kept() as application_method:
-        if executor is not None:
-            pool = external_pool(executor, nbrcpu)
-            return _run(pool, worker, job_list, aggregator, queue_param, progress, cancel,
-                        on_message, gdal_cachemax_mb)
-        method = start_method or application_method or "spawn"
-        started: WorkerPool | None = None
-        try:
-            with interrupts_held():  # an interrupt arrives once the pool is in hand
-                started = local_pool(workers, method, executable, gdal_cachemax_mb)
-            return _run(started, worker, job_list, aggregator, queue_param, progress,
-                        cancel, on_message, gdal_cachemax_mb)
-        finally:
-            if started is not None:
-                started.close()  # already closed by the run's clean-up, unless interrupted
+    with stop_on_signals(cancel) as stop:
+        if executor is None and backend == "threads":
+            return _run(thread_pool(workers), worker, job_list, aggregator, queue_param,
+                        progress, stop, on_message, gdal_cachemax_mb)
+        with default_start_method_kept() as application_method:
+            if executor is not None:
+                pool = external_pool(executor, nbrcpu)
+                return _run(pool, worker, job_list, aggregator, queue_param, progress, stop,
+                            on_message, gdal_cachemax_mb)
+            method = start_method or application_method or "spawn"
+            started = local_pool(workers, method, executable, gdal_cachemax_mb)
+            try:
+                return _run(started, worker, job_list, aggregator, queue_param, progress,
+                            stop, on_message, gdal_cachemax_mb)
+            finally:
+                started.close()  # already closed by the run's clean-up, unless it failed
 
 
 def _run(pool: WorkerPool, worker: Callable[..., Any], job_list: Sequence[dict[str, Any]],
@@ -380,22 +367,18 @@ def _drive(
             while next_job < total and len(pending) < pool.in_flight:
                 job = job_list[next_job]
                 try:
-                    with interrupts_held():  # the executor may start a thread
-                        future = pool.executor.submit(execute_job, worker, job, queue_param,
-                                                      datasets)
+                    future = pool.executor.submit(execute_job, worker, job, queue_param,
+                                                  datasets)
                 except BrokenExecutor as error:  # a worker died before its result came
                     raise _worker_lost([job.get("view"), *pending.values()]) from error
                 pending[future] = job.get("view")
                 next_job += 1
             aggregation.start_once()
-            # an interrupt must not land inside a future's lock: the thread that completes
-            # futures would wait for it forever
-            with interrupts_held():
-                finished, _ = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-                outcomes = []
-                for future in finished:
-                    view = pending.pop(future)
-                    outcomes.append(_messages(future, view, pending))
+            finished, _ = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+            outcomes = []
+            for future in finished:
+                view = pending.pop(future)
+                outcomes.append(_messages(future, view, pending))
             aggregation.raise_if_failed()
             for messages in outcomes:
                 for message in messages:
@@ -418,10 +401,9 @@ def _clean_up(pool: WorkerPool, aggregation: _Aggregator, datasets: handles.RunD
               pending: dict[Future, Any], succeeded: bool) -> None:
     """Stop the aggregator and the workers, close the threads' datasets.
 
-    Each step runs even when an earlier one is interrupted (a signal turned
-    into an exception, e.g. SIGTERM on the command line): a dataset left
-    open, or an aggregator thread still writing, when the interpreter exits
-    can crash it.
+    Each step runs even when an earlier one fails: a dataset left open, or
+    an aggregator thread still writing, when the interpreter exits can crash
+    it.
     """
     try:
         if not succeeded:

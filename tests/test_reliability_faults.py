@@ -22,10 +22,10 @@ import psutil
 import pytest
 import rasterio
 
-from riogrande import aggregators
 from riogrande.io.exceptions import AggregationError, OutputError, RunError, WorkerLostError
 from riogrande.io.models import Band
 from riogrande.masking import write_selector
+from riogrande.outputs import sinks
 from riogrande.parallel import compute_mask
 
 from .conftest import file_sha256, write_raster
@@ -192,9 +192,9 @@ class FillingUp:
 
 
 def fill_up_after_three_blocks(monkeypatch) -> None:
-    """Make every output raster the aggregator opens a :class:`FillingUp`."""
-    real_open = aggregators.open_raster
-    monkeypatch.setattr(aggregators, "open_raster",
+    """Make every raster a run's sink creates a :class:`FillingUp`."""
+    real_open = sinks.open_raster
+    monkeypatch.setattr(sinks, "open_raster",
                         lambda *args, **kwargs: FillingUp(real_open(*args, **kwargs)))
 
 

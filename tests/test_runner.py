@@ -16,7 +16,6 @@ import numpy as np
 import psutil
 import pytest
 
-from riogrande.aggregators import iter_messages
 from riogrande.io.exceptions import (
     AggregationError,
     BlockProcessingError,
@@ -26,6 +25,7 @@ from riogrande.io.exceptions import (
 )
 from riogrande.io.models import Band, Source
 from riogrande.masking import write_mask
+from riogrande.messages import iter_messages
 from riogrande.parallel import compute_mask, fill_matrix, prepare_selector, process_block
 from riogrande.prepare import create_views
 from riogrande.runner import run_views

@@ -143,7 +143,7 @@ def calc(
     riogrande calc "where(a < 500, 1, 2)" -i a=dem.tif -o cl.tif --dtype uint8
     riogrande calc "a * 0.0001" -i a=b4.tif -o reflectance.tif --cog
     """
-    from riogrande.expression import calculate
+    from riogrande.expression import plan_calculation
 
     named = _inputs(inputs)
     check_outputs({OUTPUT_HINT: output}, list(named.values()), overwrite)
@@ -151,11 +151,13 @@ def calc(
              BlockSizeError: "'--block-size'", CreationOptionError: "'--co'",
              OutputFormatError: "'-o' / '--output'", OutputError: "'-o' / '--output'",
              IncompatibleRastersError: "'-i' / '--input'"}
-    with library_errors(hints), ProgressBar("calc", enabled=not quiet) as progress:
-        report = calculate(expression, named, output, dtype=dtype, nodata=nodata,
-                           cog=cog, creation_options=dict(creation_options),
-                           block_size=block_size, nbrcpu=workers, backend=backend,
-                           progress=progress)
+    progress = ProgressBar("calc", enabled=not quiet)
+    with library_errors(hints):
+        job = plan_calculation(expression, named, output, dtype=dtype, nodata=nodata, cog=cog,
+                               creation_options=dict(creation_options), block_size=block_size,
+                               nbrcpu=workers, backend=backend, progress=progress)
+    with library_errors(), progress:
+        report = job.run()
     if as_json:
         click.echo(json.dumps(report_fields(report)))
     elif not quiet:

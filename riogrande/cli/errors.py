@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from types import FrameType, TracebackType
-from typing import Any
+from types import FrameType
 
 import click
 
 from riogrande.errors import RiograndeError
+from riogrande.stopping import stop_on_signals
 
 logger = logging.getLogger(__name__)
 
@@ -29,108 +28,69 @@ class RiograndeClickError(click.ClickException):
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM received: unwinds like Ctrl-C, so the library removes its partial output."""
-
-
-#: The interrupts received since :func:`terminate_as_interrupt` was entered.
-_received: set[int] = set()
+    """SIGTERM received: ends the command like Ctrl-C, with its own exit code."""
 
 
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    _received.add(signum)
     raise Terminated
 
 
-def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
-    _received.add(signum)
-    raise KeyboardInterrupt
-
-
-def raise_if_interrupted() -> None:
-    """Raise the interrupt received earlier, if any, again.
-
-    The exception a signal handler raises can be swallowed: when it lands in
-    Python code that a compiled extension calls back (rasterio's logging),
-    the extension only prints it ("Exception ignored in ...") and goes on.
-    The run's progress callback calls this, so such a run still stops.
-
-    Raises
-    ------
-    Terminated, KeyboardInterrupt
-        If SIGTERM, or SIGINT, was received.
-    """
-    if signal.SIGTERM in _received:
-        raise Terminated
-    if signal.SIGINT in _received:
-        raise KeyboardInterrupt
-
-
 class InterruptibleGroup(click.Group):
-    """A command group whose Ctrl-C and SIGTERM exit with 130 and 143 at any point.
+    """A command group whose commands end cleanly on Ctrl-C (exit 130) and SIGTERM (143).
 
-    SIGTERM is turned into an exception (:func:`terminate_as_interrupt`) while
-    the command is invoked: the group's callback, the subcommand's options,
-    its run and the last line it prints; before and after, SIGTERM keeps its
-    default action. A run reports what it removed (:func:`library_errors`); an
-    interrupt before or after the run (parsing, checking, printing) has
-    nothing to remove, and exits with the same codes instead of click's
-    "Aborted!" (exit code 1).
+    While a command is invoked, both signals only ask the run to stop
+    (:func:`riogrande.stopping.stop_on_signals`): it stops at its next block,
+    its workers end and its partial output is removed. Once the command has
+    unwound, the signal is raised as ``KeyboardInterrupt`` or
+    :class:`Terminated` and the command exits with 130 or 143; a complete
+    output stays. Before and after the invocation, SIGTERM keeps its default
+    action.
     """
 
     def invoke(self, ctx: click.Context) -> object:
-        """Invoke the command, turning a late or early interrupt into its exit code."""
+        """Invoke the command; a signal received meanwhile becomes its exit code."""
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
         try:
-            with terminate_as_interrupt():
-                result = super().invoke(ctx)
-                raise_if_interrupted()  # an interrupt swallowed on the way (see there)
-            return result
+            with stop_on_signals():
+                return super().invoke(ctx)
         except KeyboardInterrupt as interrupt:
-            raise interrupted_exit(interrupt, "") from None
+            raise interrupted_exit(interrupt) from None
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
 
-def interrupted_exit(interrupt: KeyboardInterrupt, what: str) -> click.exceptions.Exit:
-    """Say ``Terminated<what>.`` or ``Interrupted<what>.``; the exit of code 143 or 130."""
+def confirm(question: str) -> None:
+    """Ask ``question``, aborting on no; Ctrl-C or SIGTERM while waiting ends the command.
+
+    Nothing runs while the command waits for an answer, so here both signals
+    raise at once instead of waiting for a run to stop.
+    """
+    previous = {signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+                signal.SIGTERM: signal.signal(signal.SIGTERM, _raise_terminated)}
+    try:
+        click.confirm(question, abort=True, err=True)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def interrupted_exit(interrupt: KeyboardInterrupt) -> click.exceptions.Exit:
+    """Say ``Terminated.`` or ``Interrupted.``; the exit of code 143 or 130."""
     terminated = isinstance(interrupt, Terminated)
-    click.echo(f"\n{'Terminated' if terminated else 'Interrupted'}{what}.", err=True)
+    click.echo(f"\n{'Terminated' if terminated else 'Interrupted'}. No partial output is left.",
+               err=True)
     return click.exceptions.Exit(TERMINATED if terminated else INTERRUPTED)
 
 
-@contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """While the block runs, SIGTERM raises :class:`Terminated` in the main thread.
+#: The library's words for what the command line asks with an option.
+OPTION_WORDS = {"output=...": "-o FILE"}
 
-    Ctrl-C raises ``KeyboardInterrupt`` as usual; both are also recorded for
-    :func:`raise_if_interrupted`, and one that a compiled extension swallows
-    is not printed (neither "Exception ignored" nor its traceback). The
-    previous handlers and hooks are restored afterwards.
-    """
-    _received.clear()
-    unraisable, excepthook = sys.unraisablehook, sys.excepthook
 
-    # An interrupt a compiled extension swallows is recorded and raised again at the next
-    # block: neither its "Exception ignored" report nor its traceback (Cython prints both
-    # for some callbacks) is shown.
-    def quiet_interrupts(report: Any) -> None:
-        if not isinstance(report.exc_value, KeyboardInterrupt):
-            unraisable(report)
-
-    def quiet_interrupt_tracebacks(kind: type[BaseException], value: BaseException,
-                                   traceback: TracebackType | None) -> None:
-        if not issubclass(kind, KeyboardInterrupt):
-            excepthook(kind, value, traceback)
-
-    sys.unraisablehook, sys.excepthook = quiet_interrupts, quiet_interrupt_tracebacks
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    previous_int = None
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        previous_int = signal.signal(signal.SIGINT, _raise_interrupted)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        sys.unraisablehook, sys.excepthook = unraisable, excepthook
-        if previous_int is not None:
-            signal.signal(signal.SIGINT, previous_int)
+def in_option_words(message: str) -> str:
+    """``message`` with the library's parameters named as the command line's options."""
+    for library, command in OPTION_WORDS.items():
+        message = message.replace(library, command)
+    return message
 
 
 @contextmanager
@@ -154,9 +114,6 @@ def library_errors(
         For the errors listed in ``param_hints``.
     RiograndeClickError
         For other library errors.
-    click.exceptions.Exit
-        With code 130 after Ctrl-C, 143 after SIGTERM; the library has
-        already stopped its workers and removed the partial output.
     """
     try:
         yield
@@ -164,9 +121,8 @@ def library_errors(
         remote = getattr(error, "remote_traceback", "")
         if remote:
             logger.info("traceback of the worker process:\n%s", remote.rstrip())
+        message = in_option_words(str(error))
         for kind, hint in (param_hints or {}).items():
             if isinstance(error, kind):
-                raise click.BadParameter(str(error), param_hint=hint) from error
-        raise RiograndeClickError(str(error)) from error
-    except KeyboardInterrupt as interrupt:
-        raise interrupted_exit(interrupt, ": workers stopped, no partial output left") from None
+                raise click.BadParameter(message, param_hint=hint) from error
+        raise RiograndeClickError(message) from error

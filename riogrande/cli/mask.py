@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from riogrande.cli.errors import library_errors
+from riogrande.cli.errors import confirm, library_errors
 from riogrande.cli.options import (
     OUTPUT_HINT,
     QUICKLOOK_HINT,
@@ -97,8 +97,8 @@ def mask(
     riogrande mask dem.tif --as sidecar
     """
     from riogrande.cli.quicklook import write_quicklook
-    from riogrande.io.checks import check_in_place
-    from riogrande.masking import open_source, write_mask
+    from riogrande.masking import FILE_NODATA, plan_mask
+    from riogrande.outputs.encodings import sidecar_path
 
     form = output_form(**output_options)
     encoding = form["encoding"]
@@ -108,26 +108,22 @@ def mask(
     if output is None and not in_place and encoding != "sidecar":
         raise click.UsageError("give the output raster with -o/--output, --in-place to "
                                "write the mask into SRC itself, or --as sidecar for SRC.msk")
-    sidecar = Path(f"{src}.msk") if encoding == "sidecar" else None
+    sidecar = Path(sidecar_path(src)) if encoding == "sidecar" else None
     check_outputs({OUTPUT_HINT: output, SIDECAR_HINT: sidecar, QUICKLOOK_HINT: quicklook},
                   [src], overwrite)
+    progress = ProgressBar("mask", enabled=not quiet)
     hints = {**PARAM_HINTS, CreationOptionError: "'--co'", EncodingError: "'--as'",
-             OutputFormatError: "'-o' / '--output' / '--driver'"}
+             OutputFormatError: "'-o' / '--output' / '--driver'",
+             OutputError: "'--in-place'" if in_place else OUTPUT_HINT}
     with library_errors(hints):
-        source = open_source(src)
-        if in_place:
-            with library_errors({OutputError: "'--in-place'"}):
-                check_in_place(src, source.profile["driver"], new_file_option="-o FILE")
-        if nodata is None:
-            nodata = source.profile.get("nodata")
-            nodata = 0 if nodata is None else nodata
-        if in_place and not yes:
-            click.confirm(f"Write the mask into the internal mask of {src}? "
-                          "This modifies the file", abort=True, err=True)
-        with ProgressBar("mask", enabled=not quiet) as progress:
-            report = write_mask(source, output, block_size=block_size, nodata=nodata,
-                                logic=logic, bands=bands, nbrcpu=workers, backend=backend,
-                                progress=progress, **form)
+        job = plan_mask(src, output, block_size=block_size,
+                        nodata=FILE_NODATA if nodata is None else nodata, logic=logic,
+                        bands=bands, nbrcpu=workers, backend=backend, progress=progress,
+                        **form)
+    if in_place and not yes:
+        confirm(f"Write the mask into the internal mask of {src}? This modifies the file")
+    with library_errors(), progress:
+        report = job.run()
         if quicklook is not None:
             shown = src if in_place or encoding == "sidecar" else report.output
             write_quicklook(shown, quicklook, dataset_mask=in_place or encoding != "values")

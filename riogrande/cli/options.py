@@ -243,11 +243,12 @@ SIDECAR_HINT = "'--as sidecar'"
 def check_outputs(
     outputs: Mapping[str, Path | None], inputs: Sequence[str], overwrite: bool
 ) -> None:
-    """Check every file a command will write, before any work starts.
+    """Check the files a command will write against each other, before any work starts.
 
-    Each output must differ from every input (the file behind a subdataset
-    included) and from every other output, lie in a folder that exists and
-    accepts new files, and not exist unless ``--overwrite`` was given.
+    Each output must differ from every other output and not exist unless
+    ``--overwrite`` was given; the quicklook, which only the command line
+    writes, must also be a path a new file can take (the library checks its
+    own outputs when it plans the run).
 
     Parameters
     ----------
@@ -271,10 +272,11 @@ def check_outputs(
                 raise click.BadParameter(
                     f"{path} is given to both {hint} and {other_hint} ({other}); "
                     "give each output its own path", param_hint=hint)
-        try:
-            check_output_path(path, inputs)
-        except OutputError as error:
-            raise click.BadParameter(str(error), param_hint=hint) from None
+        if hint == QUICKLOOK_HINT:
+            try:
+                check_output_path(path, inputs)
+            except OutputError as error:
+                raise click.BadParameter(str(error), param_hint=hint) from None
         if path.exists() and not overwrite:
             raise click.BadParameter(f"{path} already exists; add --overwrite to replace it",
                                      param_hint=hint)

@@ -7,8 +7,6 @@ from typing import IO, Any
 
 import click
 
-from riogrande.cli.errors import raise_if_interrupted
-
 
 class ProgressBar:
     """A ``progress(done, total)`` callback drawing click's bar: ``[####----] 50% 6/12 blocks``.
@@ -33,9 +31,7 @@ class ProgressBar:
         self._done = 0
 
     def __call__(self, done: int, total: int) -> None:
-        """Redraw the bar after ``done`` of ``total`` blocks (and stop the run if an
-        interrupt was received but swallowed on the way)."""
-        raise_if_interrupted()
+        """Redraw the bar after ``done`` of ``total`` blocks."""
         if not self.enabled:
             return
         if self._bar is None:

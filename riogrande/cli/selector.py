@@ -33,7 +33,9 @@ from riogrande.errors import (
     BlockSizeError,
     CreationOptionError,
     EncodingError,
+    ExtraMaskBandError,
     InvalidBandError,
+    OutputError,
     OutputFormatError,
 )
 
@@ -88,27 +90,26 @@ def selector(
     """
     from riogrande.cli.quicklook import write_quicklook
     from riogrande.io.models import Band, Source
-    from riogrande.masking import write_selector
+    from riogrande.masking import plan_selector
+    from riogrande.outputs.encodings import sidecar_path
 
     form = output_form(**output_options)
     encoding = form["encoding"]
     if encoding != "sidecar" and output is None:
         raise click.UsageError("give the output raster with -o/--output (or --as sidecar "
                                "for the first SRC's .msk file)")
-    sidecar = Path(f"{sources[0]}.msk") if encoding == "sidecar" else None
+    sidecar = Path(sidecar_path(sources[0])) if encoding == "sidecar" else None
     inputs = [*sources, *([extra_mask[0]] if extra_mask is not None else [])]
     check_outputs({OUTPUT_HINT: output, SIDECAR_HINT: sidecar, QUICKLOOK_HINT: quicklook},
                   inputs, overwrite)
-    with library_errors({InvalidBandError: "'--extra-mask'"}):
-        extra = None
-        if extra_mask is not None:
-            extra = Band(Source(extra_mask[0]), extra_mask[1])
-            extra.check()
-    with library_errors({InvalidBandError: "'-b' / '--bands'",
+    progress = ProgressBar("selector", enabled=not quiet)
+    with library_errors({ExtraMaskBandError: "'--extra-mask'",
+                         InvalidBandError: "'-b' / '--bands'",
                          BlockSizeError: "'--block-size'",
                          CreationOptionError: "'--co'",
                          EncodingError: "'--as'",
-                         OutputFormatError: "'-o' / '--output' / '--driver'"}):
+                         OutputFormatError: "'-o' / '--output' / '--driver'",
+                         OutputError: OUTPUT_HINT}):
         selected = []
         for path in sources:
             source = Source(path)
@@ -116,10 +117,12 @@ def selector(
                 band = Band(source, bidx)
                 band.set_mask_reader(MASK_READERS[mask_source])
                 selected.append(band)
-        with ProgressBar("selector", enabled=not quiet) as progress:
-            report = write_selector(*selected, output=output, block_size=block_size,
-                                    extra_masking_band=extra, nbrcpu=workers,
-                                    backend=backend, progress=progress, **form)
+        extra = None if extra_mask is None else Band(Source(extra_mask[0]), extra_mask[1])
+        job = plan_selector(*selected, output=output, block_size=block_size,
+                            extra_masking_band=extra, nbrcpu=workers, backend=backend,
+                            progress=progress, **form)
+    with library_errors(), progress:
+        report = job.run()
         if quicklook is not None:
             write_quicklook(report.output if encoding != "sidecar" else sources[0], quicklook,
                             dataset_mask=encoding != "values")

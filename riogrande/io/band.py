@@ -14,9 +14,9 @@ from rasterio.windows import Window
 
 from riogrande.errors import InvalidMaskSelectorError
 from riogrande.io import operations, pixels
+from riogrande.io.checks import check_band_index
 from riogrande.io.create import new_raster, open_existing
 from riogrande.io.handles import dataset, read_errors
-from riogrande.io.lookup import check_band_index
 from riogrande.io.source import Source
 from riogrande.io.tags import bidx_by_tags, read_tags, write_tags
 

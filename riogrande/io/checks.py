@@ -10,9 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from riogrande.errors import IncompatibleRastersError, InvalidNodataError, OutputError
+from riogrande.errors import (
+    BandSelectionNoMatchError,
+    IncompatibleRastersError,
+    InvalidNodataError,
+    OutputError,
+)
 from riogrande.helper import is_nan
-from riogrande.interrupts import interrupts_held
 from riogrande.io.names import backing_file, is_plain_path
 
 #: Drivers whose files can hold an internal dataset mask (written in place).
@@ -51,6 +55,24 @@ def check_same_grid(rasters: Sequence[tuple[str, dict[str, Any]]]) -> None:
                 f"{name} and {ref_name} are not on the same grid: " + "; ".join(problems)
                 + ". Resample one onto the other first (e.g. gdalwarp)."
             )
+
+
+def check_band_index(bidx: Any, count: int, name: str) -> None:
+    """Raise a clear error unless ``bidx`` is a band of a ``count``-band raster.
+
+    Raises
+    ------
+    BandSelectionNoMatchError
+        Naming the raster, the index and the valid range (an
+        :class:`~riogrande.errors.InvalidBandError`).
+    """
+    if isinstance(bidx, bool) or not isinstance(bidx, (int, np.integer)):
+        raise BandSelectionNoMatchError(
+            f"band index must be an integer, got {bidx!r} for {name}")
+    if not 1 <= bidx <= count:
+        raise BandSelectionNoMatchError(
+            f"band {bidx} does not exist in {name}: it has {count} band(s), numbered 1 to {count}"
+        )
 
 
 def check_nodata(nodata: Any, dtype: str, name: str) -> None:
@@ -116,18 +138,16 @@ def _check_folder_accepts_files(path: Path) -> None:
         raise OutputError(f"cannot write {path}: the folder {folder} {reason}")
     if not os.access(folder, os.W_OK):
         raise OutputError(f"cannot write {path}: the folder {folder} is not writable")
-    # some folders look writable and are not (/proc, a read-only mount); an interrupt
-    # between creating the probe and removing it would leave it behind
-    with interrupts_held():
-        try:
-            handle, probe = tempfile.mkstemp(prefix=".riogrande-probe-", dir=folder)
-        except OSError as error:
-            raise OutputError(
-                f"cannot write {path}: the folder {folder} does not accept new files "
-                f"({error.strerror or error})"
-            ) from None
-        os.close(handle)
-        os.unlink(probe)
+    # some folders look writable and are not (/proc, a read-only mount)
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".riogrande-probe-", dir=folder)
+    except OSError as error:
+        raise OutputError(
+            f"cannot write {path}: the folder {folder} does not accept new files "
+            f"({error.strerror or error})"
+        ) from None
+    os.close(handle)
+    os.unlink(probe)
 
 
 def check_output_path(

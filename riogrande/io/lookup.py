@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from riogrande.errors import BandSelectionAmbiguousError, BandSelectionNoMatchError
 from riogrande.helper import match_all, match_any, sanitize
+from riogrande.io.checks import check_band_index
 from riogrande.io.handles import dataset
 from riogrande.io.tags import bidx_by_tags, find_bidxs, read_tags, write_tags
 
@@ -16,24 +15,6 @@ if TYPE_CHECKING:
     from riogrande.io.band import Band
 
 logger = logging.getLogger(__name__)
-
-
-def check_band_index(bidx: Any, count: int, name: str) -> None:
-    """Raise a clear error unless ``bidx`` is a band of a ``count``-band raster.
-
-    Raises
-    ------
-    BandSelectionNoMatchError
-        Naming the raster, the index and the valid range (an
-        :class:`~riogrande.errors.InvalidBandError`).
-    """
-    if isinstance(bidx, bool) or not isinstance(bidx, (int, np.integer)):
-        raise BandSelectionNoMatchError(
-            f"band index must be an integer, got {bidx!r} for {name}")
-    if not 1 <= bidx <= count:
-        raise BandSelectionNoMatchError(
-            f"band {bidx} does not exist in {name}: it has {count} band(s), numbered 1 to {count}"
-        )
 
 
 class SourceLookupMixin:

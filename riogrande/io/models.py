@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from riogrande.errors import SourceError
 from riogrande.io.band import MASK_READERS, Band
-from riogrande.io.lookup import check_band_index
+from riogrande.io.checks import check_band_index
 from riogrande.io.source import Source
 from riogrande.io.tags import NS, write_tags
 

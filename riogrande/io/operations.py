@@ -22,12 +22,11 @@ from riogrande.errors import (
     InvalidBandError,
     UnknownExtensionError,
 )
-from riogrande.helper import view_to_window
-from riogrande.io.checks import check_output_path
+from riogrande.io.checks import check_band_index, check_output_path
 from riogrande.io.create import new_raster
 from riogrande.io.handles import dataset, read_errors
-from riogrande.io.lookup import check_band_index
 from riogrande.io.tags import bidx_by_tags, write_tags
+from riogrande.prepare import view_to_window
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from riogrande.errors import OutputError
-from riogrande.interrupts import interrupts_held
 
 logger = logging.getLogger(__name__)
 
@@ -78,16 +77,15 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     final = Path(path)
     temporary = None
     try:
-        with interrupts_held():  # the temporary file exists only with its name in hand
-            try:
-                handle, name = tempfile.mkstemp(
-                    prefix=f".{final.stem}.", suffix=".part" + (final.suffix or ".tif"),
-                    dir=final.parent,
-                )
-            except OSError as error:
-                raise OutputError(f"cannot write {final}: {error.strerror or error}") from None
-            temporary = Path(name)
-            os.close(handle)
+        try:
+            handle, name = tempfile.mkstemp(
+                prefix=f".{final.stem}.", suffix=".part" + (final.suffix or ".tif"),
+                dir=final.parent,
+            )
+        except OSError as error:
+            raise OutputError(f"cannot write {final}: {error.strerror or error}") from None
+        temporary = Path(name)
+        os.close(handle)
         yield temporary
         os.chmod(temporary, new_file_mode())
     except BaseException:

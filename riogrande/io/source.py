@@ -17,9 +17,10 @@ from rasterio.windows import Window
 from riogrande.errors import InvalidModeError, OutputError, SourceNotSavedError
 from riogrande.helper import check_compatibility
 from riogrande.io import operations
+from riogrande.io.checks import check_band_index
 from riogrande.io.create import new_raster, open_existing
 from riogrande.io.handles import dataset, read_errors
-from riogrande.io.lookup import SourceLookupMixin, check_band_index
+from riogrande.io.lookup import SourceLookupMixin
 from riogrande.io.names import is_plain_path
 from riogrande.io.tags import NS
 
@@ -137,6 +138,11 @@ class Source(SourceLookupMixin):
     @ns.setter
     def ns(self, value: str) -> None:
         self._ns = value
+
+    @property
+    def profile_from_file(self) -> bool:
+        """Whether :attr:`profile` holds what the file says (read since it was last set)."""
+        return self._profile_from_file
 
     @property
     def exists(self) -> bool:

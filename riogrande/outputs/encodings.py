@@ -1,8 +1,8 @@
-"""Encodings of a result that copy pixels: nodata-valued bands, internal mask, alpha, sidecar.
+"""Encodings of a 0/1 result other than its values: copies of the bands, sidecar, in place.
 
-Each writer reads the finished 0/1 result raster (the scratch written by the
-engine) and the copied bands window by window, so memory stays bounded by
-one block of all bands.
+Each writer reads the finished 0/1 result raster (the file the engine's
+blocks went into) and the copied bands window by window, so memory stays
+bounded by one block of all bands.
 
 - ``nodata`` with kept values: the selected bands, masked pixels set to the
   output nodata value;
@@ -10,7 +10,8 @@ one block of all bands.
   per-dataset mask (``GDAL_TIFF_INTERNAL_MASK``);
 - ``alpha``: the source's pixels and the result as an alpha band;
 - ``sidecar``: the result as the source's external ``.msk`` file, the file
-  GDAL itself writes for a mask of a read-only or non-TIFF raster.
+  GDAL itself writes for a mask of a read-only or non-TIFF raster;
+- in place: the result as the source's own internal mask.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,9 +28,11 @@ from numpy.typing import NDArray
 from rasterio.enums import ColorInterp
 
 from riogrande.errors import EncodingError, RunCancelledError
-from riogrande.helper import view_to_window
 from riogrande.io.handles import dataset, open_raster
-from riogrande.io.models import write_tags
+from riogrande.io.source import Source
+from riogrande.io.tags import write_tags
+from riogrande.outputs.written import COPY_CACHE_BYTES
+from riogrande.prepare import view_to_window
 
 #: One copied band: (path of its file, 1-based band index).
 CopiedBand = tuple[str, int]
@@ -44,8 +48,6 @@ ALPHA_OPAQUE = {"uint8": 255, "uint16": 65535}
 
 Cancel = Callable[[], bool] | None
 
-#: GDAL block cache while copying: a few blocks of every band, whatever the raster size.
-COPY_CACHE_BYTES = 64 * 2**20
 
 
 def default_output_nodata(dtype: str) -> int | float:
@@ -177,63 +179,58 @@ def _windows_of(
         yield windows()
 
 
-def write_copy(
-    encoding: str,
-    result: os.PathLike[str],
-    target: os.PathLike[str],
-    profile: dict[str, Any],
-    bands: Sequence[CopiedBand],
-    views: Sequence[Sequence[int]],
-    tags: dict[str, Any],
-    cancel: Cancel = None,
-) -> None:
-    """Write a copy of ``bands`` encoding the 0/1 ``result`` raster.
+@dataclass(frozen=True)
+class CopyEncoding:
+    """A copy of bands encoding the 0/1 result: ``nodata``, ``mask`` or ``alpha``.
 
-    Parameters
+    Attributes
     ----------
     encoding : {"nodata", "mask", "alpha"}
         ``nodata``: masked pixels set to ``profile["nodata"]``; ``mask``: the
         result as the internal dataset mask; ``alpha``: the result as an
         extra alpha band (the last band of ``profile``).
-    result : path-like
-        The 0/1 result raster.
-    target : path-like
-        The file to create.
     profile : dict
-        Its rasterio profile (creation options included).
+        rasterio profile of the copy (creation options included).
     bands : list of (path, band)
         The bands copied, in order.
-    views : list of (x, y, width, height)
-        The blocks to copy, covering the raster.
-    tags : dict
-        Metadata stored on the dataset.
-    cancel : callable, optional
-        Stops the copy when it returns True.
     """
-    dtype = profile["dtype"]
-    with ExitStack() as stack:
-        stack.enter_context(rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True,
-                                         GDAL_CACHEMAX=COPY_CACHE_BYTES))
-        read = _BandReader(stack, bands, dtype)
-        windows = stack.enter_context(_windows_of(result, views, cancel))
-        dst = stack.enter_context(open_raster(target, "w", **profile))
-        if encoding == "alpha":
-            dst.colorinterp = [*read.colorinterp(), ColorInterp.alpha]
-        for window, valid in windows:
-            data = read(window)
-            if encoding == "nodata":
-                nodata = profile["nodata"]
-                check_kept_nodata(data, valid, nodata)
-                data[:, ~valid] = nodata
-                dst.write(data, window=window)
-            elif encoding == "mask":
-                dst.write(data, window=window)
-                dst.write_mask(np.where(valid, 255, 0).astype(np.uint8), window=window)
-            else:
-                dst.write(data, indexes=list(range(1, read.count + 1)), window=window)
-                alpha = np.where(valid, ALPHA_OPAQUE[dtype], 0).astype(dtype)
-                dst.write(alpha, read.count + 1, window=window)
-        write_tags(dst, tags, 0)
+
+    encoding: str
+    profile: dict[str, Any]
+    bands: Sequence[CopiedBand]
+
+    def write(self, result: os.PathLike[str], target: os.PathLike[str],
+              views: Sequence[Sequence[int]], tags: dict[str, Any], cancel: Cancel = None
+              ) -> None:
+        """Write the copy of ``result`` (the 0/1 raster) at ``target``, view by view.
+
+        ``tags`` are stored on the dataset; ``cancel()`` returning True stops
+        the copy.
+        """
+        dtype = self.profile["dtype"]
+        with ExitStack() as stack:
+            stack.enter_context(rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True,
+                                             GDAL_CACHEMAX=COPY_CACHE_BYTES))
+            read = _BandReader(stack, self.bands, dtype)
+            windows = stack.enter_context(_windows_of(result, views, cancel))
+            dst = stack.enter_context(open_raster(target, "w", **self.profile))
+            if self.encoding == "alpha":
+                dst.colorinterp = [*read.colorinterp(), ColorInterp.alpha]
+            for window, valid in windows:
+                data = read(window)
+                if self.encoding == "nodata":
+                    nodata = self.profile["nodata"]
+                    check_kept_nodata(data, valid, nodata)
+                    data[:, ~valid] = nodata
+                    dst.write(data, window=window)
+                elif self.encoding == "mask":
+                    dst.write(data, window=window)
+                    dst.write_mask(np.where(valid, 255, 0).astype(np.uint8), window=window)
+                else:
+                    dst.write(data, indexes=list(range(1, read.count + 1)), window=window)
+                    alpha = np.where(valid, ALPHA_OPAQUE[dtype], 0).astype(dtype)
+                    dst.write(alpha, read.count + 1, window=window)
+            write_tags(dst, tags, 0)
 
 
 def sidecar_path(source: str | os.PathLike[str]) -> str:
@@ -253,34 +250,45 @@ def has_internal_mask(source: str | os.PathLike[str]) -> bool:
         return any(flag.name == "per_dataset" for flag in src.mask_flag_enums[0])
 
 
-def write_sidecar(
-    result: os.PathLike[str],
-    target: os.PathLike[str],
-    profile: dict[str, Any],
-    band_count: int,
-    views: Sequence[Sequence[int]],
-    cancel: Cancel = None,
-) -> None:
-    """Write the 0/1 ``result`` as a GDAL ``.msk`` file (0/255, per-dataset flags).
+@dataclass(frozen=True)
+class SidecarEncoding:
+    """The 0/1 result as a GDAL ``.msk`` file (0/255, per-dataset flags).
 
-    Parameters
+    Attributes
     ----------
-    result : path-like
-        The 0/1 result raster.
-    target : path-like
-        The ``.msk`` file to create (under a temporary name).
     profile : dict
-        Its rasterio profile: one uint8 band on the source's grid.
+        rasterio profile of the ``.msk`` file: one uint8 band on the source's grid.
     band_count : int
         Number of bands of the source, each flagged as using the mask.
-    views : list of (x, y, width, height)
-        The blocks to copy.
-    cancel : callable, optional
-        Stops the copy when it returns True.
     """
-    with _windows_of(result, views, cancel) as windows, \
-            open_raster(target, "w", **profile) as dst:
-        for window, valid in windows:
-            dst.write(np.where(valid, 255, 0).astype(np.uint8), 1, window=window)
-        dst.update_tags(**{f"INTERNAL_MASK_FLAGS_{bidx}": str(GMF_PER_DATASET)
-                           for bidx in range(1, band_count + 1)})
+
+    profile: dict[str, Any]
+    band_count: int
+
+    def write(self, result: os.PathLike[str], target: os.PathLike[str],
+              views: Sequence[Sequence[int]], tags: dict[str, Any], cancel: Cancel = None
+              ) -> None:
+        """Write the ``.msk`` file of ``result`` at ``target``, view by view.
+
+        GDAL's ``.msk`` file holds the flags, not ``tags``; ``cancel()``
+        returning True stops the copy.
+        """
+        with _windows_of(result, views, cancel) as windows, \
+                open_raster(target, "w", **self.profile) as dst:
+            for window, valid in windows:
+                dst.write(np.where(valid, 255, 0).astype(np.uint8), 1, window=window)
+            dst.update_tags(**{f"INTERNAL_MASK_FLAGS_{bidx}": str(GMF_PER_DATASET)
+                               for bidx in range(1, self.band_count + 1)})
+
+
+def write_into_mask(result: os.PathLike[str], source: str,
+                    views: Sequence[Sequence[int]]) -> None:
+    """Write the 0/1 ``result`` into ``source``'s internal dataset mask, view by view.
+
+    Once begun, the copy goes to its end: a mask half written would be a
+    wrong mask.
+    """
+    with dataset(result) as mask, Source(source).mask_writer() as write:
+        for view in views:
+            window = view_to_window(view)
+            write(mask.read(1, window=window), window=window)

@@ -18,7 +18,8 @@ from rasterio.windows import Window
 from riogrande.errors import OutputError, SourceError
 from riogrande.io.handles import dataset
 
-#: GDAL block cache while a driver copies a scratch file (COG overviews included).
+#: GDAL block cache while a file is copied (an encoding, another driver's copy with its
+#: overviews): a few blocks of every band, whatever the raster size.
 COPY_CACHE_BYTES = 64 * 2**20
 
 

@@ -142,7 +142,7 @@ class RasterCalculator(RiograndeAlgorithm):
                 cog = self.parameterAsBool(parameters, output_form.COG, context)
                 if output and not output.startswith("memory:"):
                     try:
-                        engine.outputs.derived.check_derived_format(output, cog)
+                        engine.outputs.check_derived_format(output, cog)
                     except engine.RiograndeError as error:
                         return False, str(error)
             counts = dict(zip(NAMES, (layer.bandCount() for layer in layers), strict=False))

@@ -9,7 +9,6 @@ from qgis.core import (
     QgsProcessingFeedback,
     QgsProcessingParameterEnum,
     QgsProcessingParameterNumber,
-    QgsRasterLayer,
 )
 
 from .. import compat
@@ -70,13 +69,11 @@ class ComputeMask(RiograndeAlgorithm):
         ))
         self.add_run_parameters(self.tr("Mask"))
 
-    def nodata(
-        self, parameters: dict[str, Any], context: QgsProcessingContext, layer: QgsRasterLayer
-    ) -> float | None:
-        """NODATA, else None (the file's nodata) when the layer has one, else 0."""
+    def nodata(self, parameters: dict[str, Any], context: QgsProcessingContext) -> Any:
+        """NODATA, else riogrande's ``"file"``: the file's nodata value, or 0."""
         if parameters.get(self.NODATA) is not None:
             return self.parameterAsDouble(parameters, self.NODATA, context)
-        return None if layer.dataProvider().sourceHasNoDataValue(1) else 0
+        return "file"
 
     def processAlgorithm(  # noqa: N802 (QGIS API)
         self,
@@ -87,7 +84,7 @@ class ComputeMask(RiograndeAlgorithm):
         """Compute the mask with :func:`riogrande.masking.write_mask`."""
         layer, path = self.raster_file(parameters, self.INPUT, context)
         bands = self.parameterAsInts(parameters, self.BANDS, context) or None
-        nodata = self.nodata(parameters, context, layer)
+        nodata = self.nodata(parameters, context)
         logic = self.parameterAsEnumString(parameters, self.LOGIC, context)
         output, form = self.output_and_form(parameters, context, layer)
         target = None if form["encoding"] == "sidecar" else output
