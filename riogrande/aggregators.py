@@ -15,11 +15,10 @@ from typing import Any
 from numpy.typing import NDArray
 
 from riogrande.errors import OutputError, SourceError
-from riogrande.io.band import Band
 from riogrande.io.gdal_cache import bounded_write_cache
 from riogrande.io.handles import dataset, open_raster
 from riogrande.io.output import atomic_output
-from riogrande.io.source import profile_differences
+from riogrande.io.rasters import Band, profile_differences
 from riogrande.io.tags import write_tags
 from riogrande.messages import iter_messages
 from riogrande.outputs.sinks import ArraySink, write_blocks

@@ -18,7 +18,7 @@ from rasterio.enums import MaskFlags
 from riogrande.errors import FunctionError, InvalidNodataError
 from riogrande.io.checks import check_nodata
 from riogrande.io.handles import dataset
-from riogrande.io.models import Source
+from riogrande.io.rasters import Source
 from riogrande.prepare import relative_view, view_to_window
 
 #: Per band, the nodata value its mask is made of (None: all valid); None: read the masks.

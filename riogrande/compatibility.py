@@ -6,29 +6,15 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import rasterio
-from rasterio.errors import RasterioIOError
-
-from riogrande.errors import (
-    IncompatibleRastersError,
-    RasterMismatchError,
-    SourceError,
-    SourceNotFoundError,
-)
+from riogrande.errors import IncompatibleRastersError, RasterMismatchError
+from riogrande.io.handles import dataset
 
 PathLike = str | os.PathLike[str]
 
 
 def _georeference(path: PathLike) -> dict[str, Any]:
-    name = os.fspath(path)
-    if "://" not in name and not name.startswith("/vsi") and not os.path.isfile(name):
-        raise SourceNotFoundError(f"raster not found: {name}")
-    try:
-        with rasterio.open(name) as src:
-            return {"crs": src.crs, "res": src.res, "shape": src.shape,
-                    "transform": src.transform}
-    except RasterioIOError as error:
-        raise SourceError(f"cannot open {name} as a raster: {error}") from error
+    with dataset(path) as src:
+        return {"crs": src.crs, "res": src.res, "shape": src.shape, "transform": src.transform}
 
 
 def _same_for_all(

@@ -36,7 +36,7 @@ from riogrande.blockwise import ApplyJob, ApplyReport, plan_apply
 from riogrande.errors import ExpressionError
 from riogrande.inputs import open_source
 from riogrande.inputs import run_options as check_run_options
-from riogrande.io.models import Source
+from riogrande.io.rasters import Source
 
 #: Functions an expression may call: name -> (numpy function, fewest, most arguments).
 FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int]] = {

@@ -22,14 +22,15 @@ from __future__ import annotations
 import copy
 import os
 import pickle
+import sys
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
 
 from riogrande.blocks import resolve_block_size
+from riogrande.contexts import get_nbr_workers
 from riogrande.errors import (
     ExtraMaskBandError,
     FunctionError,
@@ -37,10 +38,8 @@ from riogrande.errors import (
     InvalidNodataError,
     RiograndeError,
 )
-from riogrande.helper import get_nbr_workers
-from riogrande.io.band import Band
 from riogrande.io.checks import check_band_index, check_nodata, check_same_grid
-from riogrande.io.source import Source
+from riogrande.io.rasters import Band, Source
 from riogrande.pool import Pool, check_backend, is_remote
 from riogrande.prepare import View, create_views
 
@@ -104,7 +103,9 @@ class RunOptions:
             return self.backend != "threads"
         if isinstance(self.executor, Pool):
             return self.executor.backend != "threads"
-        return isinstance(self.executor, ProcessPoolExecutor)
+        process_pools = sys.modules.get("concurrent.futures.process")  # loaded if one exists
+        return process_pools is not None and isinstance(self.executor,
+                                                         process_pools.ProcessPoolExecutor)
 
     def as_dict(self) -> dict[str, Any]:
         """The options as keywords (the same objects: an executor is not copied)."""

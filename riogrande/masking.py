@@ -31,7 +31,6 @@ from numpy.typing import NDArray
 
 from riogrande.blocks import gdal_cache_mb
 from riogrande.errors import OutputError, UnsupportedLogicError
-from riogrande.helper import aggregated_selector, check_logic, reduced_mask
 from riogrande.inputs import (
     FILE_NODATA,
     RunOptions,
@@ -43,8 +42,8 @@ from riogrande.inputs import (
     run_options,
     views_of,
 )
-from riogrande.io.band import Band
-from riogrande.io.source import Source
+from riogrande.io.rasters import Band, Source
+from riogrande.logic import aggregated_selector, check_logic, reduced_mask
 from riogrande.outputs.sinks import ArraySink
 from riogrande.outputs.target import OutputSpec, OutputTarget, plan_output
 from riogrande.runner import run_views

@@ -24,7 +24,7 @@ from typing import Any
 from numpy.typing import NDArray
 
 from riogrande.aggregators import combine_views, data_writer, fill_matrix
-from riogrande.io.models import Band, Source
+from riogrande.io.rasters import Band, Source
 from riogrande.masking import selector_array, write_mask
 from riogrande.workers import process_block, process_masks, runner_call
 

@@ -28,8 +28,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from riogrande.contexts import get_nbr_workers, get_or_set_context
 from riogrande.errors import RunError
-from riogrande.helper import get_nbr_workers, get_or_set_context
 from riogrande.io import handles
 
 logger = logging.getLogger(__name__)

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
 from typing import Any
 
+from riogrande.contexts import get_nbr_workers
 from riogrande.errors import (
     AggregationError,
     BlockProcessingError,
@@ -44,7 +45,6 @@ from riogrande.errors import (
     RunError,
     WorkerLostError,
 )
-from riogrande.helper import get_nbr_workers
 from riogrande.io import gdal_cache, handles
 from riogrande.messages import KILL
 from riogrande.pool import (

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from riogrande.io.models import Band, Source
+from riogrande.io.rasters import Band, Source
 from riogrande.prepare import get_view, relative_view, view_to_window
 from riogrande.timing import TimedTask
 

@@ -37,7 +37,7 @@ def demo(folder: Path, size: tuple[int, int], workers: int | None, as_json: bool
     """
     from riogrande.cli.quicklook import write_quicklook
     from riogrande.demo import EXAMPLE_NODATA, generate_example
-    from riogrande.io.models import Source
+    from riogrande.io.rasters import Source
     from riogrande.masking import write_mask, write_selector
 
     folder.mkdir(parents=True, exist_ok=True)

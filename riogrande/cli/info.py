@@ -40,7 +40,7 @@ def describe(path: str, workers: int | None = None) -> dict[str, Any]:
         If the file is missing or not a raster.
     """
     from riogrande.blocks import choose_block_size, internal_block_shape
-    from riogrande.helper import get_nbr_workers
+    from riogrande.contexts import get_nbr_workers
     from riogrande.io.handles import open_raster
 
     workers = get_nbr_workers(workers)

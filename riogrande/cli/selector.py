@@ -89,7 +89,7 @@ def selector(
     riogrande selector red.tif nir.tif -o valid_cog.tif --cog --co COMPRESS=ZSTD
     """
     from riogrande.cli.quicklook import write_quicklook
-    from riogrande.io.models import Band, Source
+    from riogrande.io.rasters import Band, Source
     from riogrande.masking import plan_selector
     from riogrande.outputs.encodings import sidecar_path
 

@@ -2,7 +2,7 @@
 
 The names below are importable from here (``from riogrande.io import Source,
 load_block``); they are loaded on first use, so that importing a submodule
-such as :mod:`riogrande.errors` stays cheap:
+such as :mod:`riogrande.io.handles` stays cheap:
 
 * :class:`~riogrande.io.models.Source`, :class:`~riogrande.io.models.Band`;
 * :func:`~riogrande.io.operations.load_block`,
@@ -10,7 +10,7 @@ such as :mod:`riogrande.errors` stays cheap:
   :func:`~riogrande.io.operations.update_band`,
   :func:`~riogrande.io.operations.compress_tif`,
   :func:`~riogrande.io.operations.coregister_raster`;
-* :func:`~riogrande.io.tags.get_bands_by_tag` and the tag helpers of
+* :func:`~riogrande.io.lookup.get_bands_by_tag` and the tag helpers of
   :mod:`riogrande.io.tags`.
 """
 
@@ -27,16 +27,16 @@ _EXPORTS = {
     "update_band": "riogrande.io.operations",
     "compress_tif": "riogrande.io.operations",
     "coregister_raster": "riogrande.io.operations",
-    "get_bands_by_tag": "riogrande.io.tags",
+    "get_bands_by_tag": "riogrande.io.lookup",
     "NS": "riogrande.io.tags",
     "read_tags": "riogrande.io.tags",
     "write_tags": "riogrande.io.tags",
     "find_bidxs": "riogrande.io.tags",
     "bidx_by_tags": "riogrande.io.tags",
-    "_set_tags": "riogrande.io.tags",
-    "_get_tags": "riogrande.io.tags",
-    "_find_bidxs": "riogrande.io.tags",
-    "_get_bidx_by_tag": "riogrande.io.tags",
+    "_set_tags": "riogrande.io.lookup",
+    "_get_tags": "riogrande.io.lookup",
+    "_find_bidxs": "riogrande.io.lookup",
+    "_get_bidx_by_tag": "riogrande.io.lookup",
 }
 
 __all__ = [name for name in _EXPORTS if not name.startswith("_")]

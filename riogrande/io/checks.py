@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import tempfile
 from collections.abc import Sequence
@@ -16,11 +18,25 @@ from riogrande.errors import (
     InvalidNodataError,
     OutputError,
 )
-from riogrande.helper import is_nan
 from riogrande.io.names import backing_file, is_plain_path
 
 #: Drivers whose files can hold an internal dataset mask (written in place).
 IN_PLACE_DRIVERS = ("GTiff",)
+
+
+def is_nan(value: Any) -> bool:
+    """Tell whether ``value`` is a floating point NaN.
+
+    Parameters
+    ----------
+    value : object
+        Anything; non-numbers are never NaN.
+
+    Returns
+    -------
+    bool
+    """
+    return isinstance(value, numbers.Real) and math.isnan(value)
 
 
 def check_same_grid(rasters: Sequence[tuple[str, dict[str, Any]]]) -> None:

@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from riogrande.dtypes import dtype_range
 from riogrande.errors import IncompatibleRastersError, ValueRangeError
-from riogrande.helper import _not_nodata, count_contribution, dtype_range
 from riogrande.io.checks import check_same_grid
 from riogrande.io.create import new_raster
 from riogrande.io.handles import dataset
+from riogrande.logic import count_contribution, not_nodata
 
 if TYPE_CHECKING:
-    from riogrande.io.band import Band
+    from riogrande.io.rasters import Band
 
 
 def _blocks(src: Any, bidx: int) -> Iterator[tuple[Any, tuple[slice, slice]]]:
@@ -91,7 +92,7 @@ def get_min_max(band: Band, no_data: Any = 0, selector: NDArray | None = None) -
         selector = _checked_selector(selector, src)
         for window, cells in _blocks(src, bidx):
             data = src.read(bidx, window=window)
-            valid = _not_nodata(data, no_data)
+            valid = not_nodata(data, no_data)
             if np.issubdtype(data.dtype, np.floating):
                 valid &= ~np.isnan(data)
             if selector is not None:

@@ -14,21 +14,114 @@ comes back as the plain string, and tags of the domain ``"riogrande"``
 
 from __future__ import annotations
 
-import glob
-import os
+import json
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from riogrande.errors import BandSelectionAmbiguousError, BandSelectionNoMatchError
-from riogrande.helper import deserialize, match_all, sanitize, serialize
-from riogrande.io.handles import dataset
 
 #: The GDAL metadata domain of riogrande tags.
 NS = "GEORACOON"
 #: The domain earlier versions of this package wrote; still read.
 LEGACY_NS = "riogrande"
+
+
+def _json_default(value: Any) -> Any:
+    """Make numpy scalars and arrays JSON-serialisable (as Python numbers and lists)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"tag value {value!r} of type {type(value).__name__} is not JSON-serialisable")
+
+
+def _json_loads(text: str) -> Any:
+    """Decode JSON text; text that is not JSON (written by another tool) stays a string."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return text
+
+
+def serialize(tags: Mapping[str, Any]) -> dict[str, str]:
+    """Encode every tag value as JSON text.
+
+    Parameters
+    ----------
+    tags : mapping
+        Values that JSON can hold; numpy scalars and arrays are accepted too.
+
+    Returns
+    -------
+    dict of str to str
+
+    Raises
+    ------
+    TypeError
+        For a value JSON cannot hold.
+    """
+    return {str(key): json.dumps(value, default=_json_default) for key, value in tags.items()}
+
+
+def deserialize(tags: Mapping[str, str]) -> dict[str, Any]:
+    """Decode JSON tag values; a value that is not JSON text is kept as the string it is.
+
+    Parameters
+    ----------
+    tags : mapping of str to str
+
+    Returns
+    -------
+    dict
+    """
+    return {key: _json_loads(value) for key, value in tags.items()}
+
+
+def sanitize(tags: Mapping[str, Any]) -> dict[str, Any]:
+    """Normalise tag values as they read back from a file (tuples become lists, ...).
+
+    Parameters
+    ----------
+    tags : mapping
+
+    Returns
+    -------
+    dict
+        ``deserialize(serialize(tags))``.
+    """
+    return deserialize(serialize(tags))
+
+
+def match_all(targets: Mapping[str, Any], tags: Mapping[str, Any]) -> bool:
+    """Tell whether every key of ``targets`` is in ``tags`` with an equal value.
+
+    Parameters
+    ----------
+    targets, tags : mapping
+
+    Returns
+    -------
+    bool
+        True for empty ``targets``.
+    """
+    return all(key in tags and tags[key] == value for key, value in targets.items())
+
+
+def match_any(targets: Mapping[str, Any], tags: Mapping[str, Any]) -> bool:
+    """Tell whether at least one key of ``targets`` is in ``tags`` with an equal value.
+
+    Parameters
+    ----------
+    targets, tags : mapping
+
+    Returns
+    -------
+    bool
+        False for empty ``targets``.
+    """
+    return any(key in tags and tags[key] == value for key, value in targets.items())
 
 
 def _bidx(bidx: int | None) -> int:
@@ -76,14 +169,6 @@ def read_tags(src: Any, bidx: int | None = None, ns: str = NS) -> dict[str, Any]
     return tags
 
 
-def _set_tags(src: Any, bidx: int | None = None, ns: str = NS, **tags: Any) -> None:
-    """Merge ``tags`` into a band's (or the dataset's) metadata: :func:`write_tags`."""
-    write_tags(src, tags, bidx, ns)
-
-
-_get_tags = read_tags
-
-
 def find_bidxs(src: Any, ns: str = NS, **tags: Any) -> list[int]:
     """List the bands whose tags hold all of ``tags``.
 
@@ -92,7 +177,7 @@ def find_bidxs(src: Any, ns: str = NS, **tags: Any) -> list[int]:
     src : rasterio dataset
     ns : str, default NS
     **tags
-        Values to match (normalised with :func:`~riogrande.helper.sanitize`,
+        Values to match (normalised with :func:`sanitize`,
         so a tuple matches the list it is stored as).
 
     Returns
@@ -102,9 +187,6 @@ def find_bidxs(src: Any, ns: str = NS, **tags: Any) -> list[int]:
     """
     wanted = sanitize(tags)
     return [bidx for bidx in src.indexes if match_all(wanted, read_tags(src, bidx, ns))]
-
-
-_find_bidxs = find_bidxs
 
 
 def _check_indexes(src: Any, indexes: Any) -> int | list[int]:
@@ -153,33 +235,3 @@ def bidx_by_tags(src: Any, ns: str = NS, **tags: Any) -> int | list[int]:
     return matches[0]
 
 
-_get_bidx_by_tag = bidx_by_tags
-
-
-def get_bands_by_tag(
-    source_glob: str | os.PathLike[str], ns: str = NS, **tags: Any
-) -> list[tuple[str, int | None]]:
-    """Find the bands, in the files matching a glob pattern, whose tags hold ``tags``.
-
-    Parameters
-    ----------
-    source_glob : str or path-like
-        A :func:`glob.glob` pattern.
-    ns : str, default NS
-    **tags
-        Values to match.
-
-    Returns
-    -------
-    list of (path, bidx)
-        Files in sorted order; per file its matching bands, then
-        ``(path, None)`` if the dataset's own tags match.
-    """
-    found: list[tuple[str, int | None]] = []
-    wanted = sanitize(tags)
-    for path in sorted(glob.glob(os.fspath(source_glob))):
-        with dataset(path) as src:
-            found += [(path, bidx) for bidx in find_bidxs(src, ns, **tags)]
-            if match_all(wanted, read_tags(src, None, ns)):
-                found.append((path, None))
-    return found

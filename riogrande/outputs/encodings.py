@@ -29,7 +29,7 @@ from rasterio.enums import ColorInterp
 
 from riogrande.errors import EncodingError, RunCancelledError
 from riogrande.io.handles import dataset, open_raster
-from riogrande.io.source import Source
+from riogrande.io.rasters import Source
 from riogrande.io.tags import write_tags
 from riogrande.outputs.written import COPY_CACHE_BYTES
 from riogrande.prepare import view_to_window
