@@ -9,6 +9,39 @@ from __future__ import annotations
 
 from typing import Any
 
+__all__ = [
+    "AggregationError",
+    "BandSelectionAmbiguousError",
+    "BandSelectionNoMatchError",
+    "BlockProcessingError",
+    "BlockSizeError",
+    "CreationOptionError",
+    "EncodingError",
+    "ExpressionError",
+    "ExtraMaskBandError",
+    "FunctionError",
+    "IncompatibleRastersError",
+    "InvalidBandError",
+    "InvalidMaskSelectorError",
+    "InvalidModeError",
+    "InvalidNodataError",
+    "NoBandsError",
+    "OutputError",
+    "OutputFormatError",
+    "RasterMismatchError",
+    "RiograndeError",
+    "RunCancelledError",
+    "RunError",
+    "SourceError",
+    "SourceNotFoundError",
+    "SourceNotSavedError",
+    "UnknownExtensionError",
+    "UnsupportedDtypeError",
+    "UnsupportedLogicError",
+    "ValueRangeError",
+    "WorkerLostError",
+]
+
 
 class RiograndeError(Exception):
     """Base class of every riogrande error."""

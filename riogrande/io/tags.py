@@ -8,8 +8,7 @@ by the GeoRacoon package read back here and the other way round.
 
 Reading also accepts what other tools write: a value that is not JSON text
 comes back as the plain string, and tags of the domain ``"riogrande"``
-(used by earlier versions of this package) are read as well, under those of
-:data:`NS`.
+are read as well, under those of :data:`NS`.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from riogrande.errors import BandSelectionAmbiguousError, BandSelectionNoMatchEr
 
 #: The GDAL metadata domain of riogrande tags.
 NS = "GEORACOON"
-#: The domain earlier versions of this package wrote; still read.
+#: A second domain whose tags are read, under those of :data:`NS`.
 LEGACY_NS = "riogrande"
 
 

@@ -48,11 +48,6 @@ class OutputFormat:
     dtypes: tuple[str, ...] | None = None
     band_counts: tuple[int, ...] | None = None
 
-    @property
-    def is_tiff(self) -> bool:
-        """Whether the file is a TIFF (tiles, internal masks, tile index)."""
-        return self.driver in ("GTiff", "COG")
-
 
 GTIFF = OutputFormat("GTiff", "GeoTIFF", (".tif", ".tiff"), True, ENCODINGS)
 COG = OutputFormat("COG", "Cloud-Optimized GeoTIFF", (".tif", ".tiff"), False,
