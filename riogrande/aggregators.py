@@ -96,7 +96,7 @@ def _destination(
             yield dst, (None if band is None else explicit or 1)
         return
     with open_raster(path, "r+") as dst:
-        yield dst, (band._index(dst) if isinstance(band, Band) else band)
+        yield dst, (band.index_in(dst) if isinstance(band, Band) else band)
 
 
 def combine_views(output_params: dict[str, Any], job_out_q: Any) -> TimedTask:

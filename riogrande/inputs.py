@@ -39,6 +39,7 @@ from riogrande.errors import (
     RiograndeError,
 )
 from riogrande.io.checks import check_band_index, check_nodata, check_same_grid
+from riogrande.io.handles import dataset
 from riogrande.io.rasters import Band, Source
 from riogrande.pool import Pool, check_backend, is_remote
 from riogrande.prepare import View, create_views
@@ -248,26 +249,32 @@ def open_bands(bands: Sequence[Band], extra: Band | None = None
     """
     if not bands:
         raise InvalidBandError("prepare_selector needs at least one band")
-    sources: dict[str, Source] = {}
-
-    def checked(band: Any) -> Band:
+    for band in (*bands, *([extra] if extra is not None else [])):
         if not isinstance(band, Band):
             raise InvalidBandError(f"expected Band objects, got {band!r}")
-        key = band.source.name
-        if key not in sources:
-            sources[key] = open_source(band.source)
+    sources = {band.source.name: open_source(band.source) for band in bands}
+    if extra is not None:
+        sources.setdefault(extra.source.name, open_source(extra.source))
+
+    def checked(band: Band, src: Any) -> Band:
         band = copy.copy(band)  # the caller's Band keeps its own Source
-        band.source = sources[key]
-        band.check()
+        band.source = sources[band.source.name]
+        band.index_in(src)
         return band
 
-    selected = [checked(band) for band in bands]
-    extra_band = None
-    if extra is not None:
-        try:
-            extra_band = checked(extra)
-        except InvalidBandError as error:
-            raise ExtraMaskBandError(f"the extra masking band: {error}") from None
+    selected = []
+    for name in sources:
+        with dataset(name) as src:  # each file opened once for all its bands
+            selected += [(position, checked(band, src)) for position, band in enumerate(bands)
+                         if band.source.name == name]
+            if extra is not None and extra.source.name == name:
+                try:
+                    extra_band = checked(extra, src)
+                except InvalidBandError as error:
+                    raise ExtraMaskBandError(f"the extra masking band: {error}") from None
+    selected = [band for _, band in sorted(selected, key=lambda pair: pair[0])]
+    if extra is None:
+        extra_band = None
     check_same_grid([(source.name, source.profile) for source in sources.values()])
     return selected, extra_band
 

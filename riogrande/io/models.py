@@ -230,7 +230,7 @@ class Band(rasters.Band):
     def import_tags(self, match: str | Sequence[str] | None = None, keep: bool = True) -> None:
         """Read this band's tags from the file: merged over :attr:`tags` (``keep``) or instead."""
         with dataset(self.source.name) as src:
-            found = read_tags(src, self._index(src, match), self.source.ns)
+            found = read_tags(src, self.index_in(src, match), self.source.ns)
         self.tags = {**self.tags, **found} if keep else found
 
     def count_valid_pixels(

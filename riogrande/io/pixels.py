@@ -59,7 +59,7 @@ def count_valid_pixels(
     """
     total = 0
     with dataset(band.source.name) as src:
-        bidx = band._index(src)
+        bidx = band.index_in(src)
         selector = _checked_selector(selector, src)
         for window, cells in _blocks(src, bidx):
             total += count_contribution(src.read(bidx, window=window),
@@ -88,7 +88,7 @@ def get_min_max(band: Band, no_data: Any = 0, selector: NDArray | None = None) -
     low: Any = None
     high: Any = None
     with dataset(band.source.name) as src:
-        bidx = band._index(src)
+        bidx = band.index_in(src)
         selector = _checked_selector(selector, src)
         for window, cells in _blocks(src, bidx):
             data = src.read(bidx, window=window)
@@ -169,8 +169,8 @@ def pair_operation(
         check_same_grid([(name, src.profile) for name, src in opened.items()]
                         + [(out_band.source.name, out.profile)])
         first, second = opened[band.source.name], opened[other.source.name]
-        bidx, other_bidx = band._index(first), other._index(second)
-        out_bidx = out_band._index(out) if out_band.source.exists else out_band._bidx or 1
+        bidx, other_bidx = band.index_in(first), other.index_in(second)
+        out_bidx = out_band.index_in(out) if out_band.source.exists else out_band._bidx or 1
         kwargs = {"dtype": _wide_type(first.dtypes[bidx - 1], second.dtypes[other_bidx - 1]),
                   **np_kwargs}
 

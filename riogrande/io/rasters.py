@@ -368,7 +368,7 @@ class Source:
     def _band_indexes(self, src: Any, bands: Sequence[Band | int] | None) -> list[int]:
         if bands is None:
             return list(src.indexes)
-        indexes = [band._index(src) if isinstance(band, Band) else band for band in bands]
+        indexes = [band.index_in(src) if isinstance(band, Band) else band for band in bands]
         for bidx in indexes:
             check_band_index(bidx, src.count, self.name)
         return indexes
@@ -575,8 +575,16 @@ class Band:
         """``(height, width)`` of the file."""
         return self.source.shape
 
-    def _index(self, src: Any, match: str | int | Sequence[str] | None = None) -> int:
-        """This band's index in the open dataset ``src``."""
+    def index_in(self, src: Any, match: str | int | Sequence[str] | None = None) -> int:
+        """This band's index in ``src``, an open dataset of its file (found by tags if need be).
+
+        Raises
+        ------
+        BandSelectionNoMatchError
+            If the index does not exist or no band has the tags.
+        BandSelectionAmbiguousError
+            If several bands have them.
+        """
         if self._bidx is not None:
             check_band_index(self._bidx, src.count, self.source.name)
             return int(self._bidx)
@@ -613,7 +621,7 @@ class Band:
         if self._bidx is None and not _candidate_tags(self.tags, match):
             return 1
         with dataset(self.source.name) as src:
-            return self._index(src, match)
+            return self.index_in(src, match)
 
     def check(self) -> None:
         """Check that the file exists, is a raster, and has this band.
@@ -626,7 +634,7 @@ class Band:
             If the band does not exist.
         """
         with dataset(self.source.name) as src:
-            self._index(src)
+            self.index_in(src)
 
     def init_source(self, profile: dict[str, Any], overwrite: bool = False, **kwargs: Any) -> None:
         """Create the band's file, empty, from ``profile`` (kept if it exists with that profile).
@@ -658,7 +666,7 @@ class Band:
             ``read(window=None, **read_kwargs)`` returning ``(rows, cols)``.
         """
         with open_existing(self.source.name, open_kwargs) as src:
-            bidx = self._index(src, match)
+            bidx = self.index_in(src, match)
 
             def read(window: Window | None = None, **read_kwargs: Any) -> NDArray:
                 with read_errors(self.source.name, window):
@@ -702,7 +710,7 @@ class Band:
         else:
             opened = open_existing(self.source.name, {**open_kwargs, "mode": "r+"})
         with opened as dst:
-            bidx = self._index(dst, match) if mode not in ("w", "w+") else self._bidx or 1
+            bidx = self.index_in(dst, match) if mode not in ("w", "w+") else self._bidx or 1
 
             def write(array: NDArray, window: Window | None = None) -> None:
                 dst.write(np.asarray(array), bidx, window=window)
@@ -724,7 +732,7 @@ class Band:
             0 where masked, 255 where valid.
         """
         with open_existing(self.source.name, open_kwargs) as src:
-            bidx = self._index(src, match)
+            bidx = self.index_in(src, match)
 
             def read(window: Window | None = None, **read_kwargs: Any) -> NDArray:
                 with read_errors(self.source.name, window):
@@ -810,9 +818,9 @@ class Band:
     def export_tags(self, match: str | Sequence[str] | None = None) -> None:
         """Merge :attr:`tags` into this band's tags in the file."""
         with dataset(self.source.name, "r+") as dst:
-            write_tags(dst, self.tags, self._index(dst, match), self.source.ns)
+            write_tags(dst, self.tags, self.index_in(dst, match), self.source.ns)
 
     def get_tags(self) -> dict[str, Any]:
         """Read this band's tags from the file."""
         with dataset(self.source.name) as src:
-            return read_tags(src, self._index(src), self.source.ns)
+            return read_tags(src, self.index_in(src), self.source.ns)

@@ -258,8 +258,9 @@ def _zero_one_copy_options(chosen: OutputFormat, user: dict[str, str]) -> dict[s
         if driver_accepts("COG", False, "uint8", "NBITS", "1"):
             defaults["NBITS"] = 1
     options = merge_options(defaults, user)
-    check_mask_resampling(options)
-    check_creation_options(chosen.driver, False, "uint8", 1, options)
+    if user:  # riogrande's own defaults for a 0/1 result need no probe
+        check_mask_resampling(options)
+        check_creation_options(chosen.driver, False, "uint8", 1, options)
     return options
 
 
@@ -328,7 +329,8 @@ def plan_output(
         options = merge_options({"TILED": "YES", "BLOCKXSIZE": tile_length(grid["width"], 256),
                                  "BLOCKYSIZE": tile_length(grid["height"], 256),
                                  "COMPRESS": "DEFLATE", "INTERLEAVE": "BAND"}, user)
-        check_creation_options("GTiff", True, "uint8", 1, options)
+        if user:
+            check_creation_options("GTiff", True, "uint8", 1, options)
         sidecar = SidecarEncoding({**grid_profile(grid, "uint8", 1, None), **options},
                                   int(grid["count"]))
         return OutputTarget(final, scratch, direct=False, encoding=sidecar)
@@ -337,7 +339,8 @@ def plan_output(
             return OutputTarget(final, scratch, direct=False, copy_driver=chosen.driver,
                                 copy_options=_zero_one_copy_options(chosen, user))
         options = merge_options(_creation_keys(result_profile), user)
-        check_creation_options(chosen.driver, True, "uint8", 1, options)
+        if user:
+            check_creation_options(chosen.driver, True, "uint8", 1, options)
         return OutputTarget(final, _fixed({**grid_profile(grid, "uint8", 1,
                                                           result_profile["nodata"]),
                                            **options}))
