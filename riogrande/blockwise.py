@@ -43,6 +43,7 @@ from riogrande.inputs import (
 )
 from riogrande.io.checks import check_nodata
 from riogrande.messages import is_kill
+from riogrande.outputs.profiles import default_nodata
 from riogrande.outputs.sinks import ArraySink, RasterSink, band_count
 from riogrande.outputs.target import OutputTarget, plan_derived_output
 from riogrande.prepare import as_size
@@ -79,6 +80,9 @@ class ApplyReport:
         Number of blocks processed at once.
     seconds : float
         Wall-clock duration.
+    nodata_collisions : int
+        Valid pixels whose result is the nodata value: they read back as
+        nodata (0 unless the nodata value is one the results hold).
     """
 
     output: Path | None
@@ -90,6 +94,7 @@ class ApplyReport:
     views: int
     workers: int
     seconds: float
+    nodata_collisions: int = 0
 
 
 def _dtype_name(dtype: Any) -> str:
@@ -113,16 +118,20 @@ class _CheckedResults:
 
     Every block must give the band count of the first one (and ``count``
     when given); a result written to a file must be of a type GeoTIFF holds,
-    in which the nodata value can occur.
+    in which the nodata value can occur. Valid pixels holding the nodata
+    value are added up.
     """
 
-    def __init__(self, messages: Any, count: int | None, to_file: bool, nodata: Any) -> None:
+    def __init__(self, messages: Any, count: int | None, to_file: bool, nodata: Any,
+                 masked: bool) -> None:
         self._messages = messages
         self._expected = count
         self._to_file = to_file
-        self._nodata = nodata
+        self._masked = masked
+        self.nodata = nodata
         self.shape: tuple[int, int] | None = None  # (ndim, bands) of the first result
         self.dtype = ""
+        self.collisions = 0
 
     def get(self) -> Any:
         message = self._messages.get()
@@ -139,6 +148,7 @@ class _CheckedResults:
                 f"{message['view']} but {self.shape[1]} ({self.shape[0]}-D) for another "
                 "block; every block must give the same number of bands"
             )
+        self.collisions += message.get("collisions", 0)
         return message
 
     def _check_first(self, data: NDArray, count: int) -> None:
@@ -146,8 +156,10 @@ class _CheckedResults:
             raise FunctionError(f"the function returned {count} band(s), "
                                 f"not count={self._expected}")
         self.dtype = _file_dtype(data.dtype) if self._to_file else data.dtype.name
-        if self._to_file and self._nodata is not None:
-            check_nodata(self._nodata, self.dtype, "the output")
+        if self.nodata is None and self._masked:
+            self.nodata = default_nodata(self.dtype)
+        elif self._to_file and self.nodata is not None:
+            check_nodata(self.nodata, self.dtype, "the output")
 
 
 @dataclass
@@ -160,6 +172,7 @@ class ApplyJob:
     shape: tuple[int, int]
     target: OutputTarget | None
     nodata: Any
+    masked: bool
     count: int | None
     options: RunOptions
     gdal_cachemax_mb: int
@@ -185,7 +198,7 @@ class ApplyJob:
         def checking(sink: RasterSink | ArraySink) -> Callable[[Any], Any]:
             def aggregate(messages: Any) -> Any:
                 checked.append(_CheckedResults(messages, self.count, sink is not array,
-                                               self.nodata))
+                                               self.nodata, self.masked))
                 return sink(checked[0])
             return aggregate
 
@@ -198,13 +211,19 @@ class ApplyJob:
                 with self.target.writing(self.views, None, stop) as sink:
                     run_views(apply_block, self.jobs, checking(sink), **engine)
         results = checked[0] if checked else None
-        return ApplyReport(
+        report = ApplyReport(
             None if self.target is None else self.target.final,
             array.array if self.target is None else None,
             results.dtype if results else "",
             results.shape[1] if results and results.shape else 0,
-            self.nodata, self.block, len(self.views), self.options.workers,
-            self.planning_seconds + time.perf_counter() - started)
+            results.nodata if results else self.nodata, self.block, len(self.views),
+            self.options.workers, self.planning_seconds + time.perf_counter() - started,
+            results.collisions if results else 0)
+        if report.nodata_collisions:
+            logger.warning("%d valid pixel(s) of the result hold the nodata value %r and read "
+                           "back as nodata; choose another nodata value", report.nodata_collisions,
+                           report.nodata)
+        return report
 
 
 def plan_apply(
@@ -245,11 +264,13 @@ def plan_apply(
     dtype = None if dtype is None else _dtype_name(dtype)
     if output is not None and dtype is not None:
         _file_dtype(np.dtype(dtype))
-    nodata = output_nodata(nodata, masked, first, dtype)
+    nodata = output_nodata(nodata, dtype)
     target = None
     if output is not None:
+        by_type = masked and nodata is None
         target = plan_derived_output(output, [source.path for source, _ in opened.values()],
-                                     first.profile, nodata=nodata, cog=cog,
+                                     first.profile, nodata=default_nodata if by_type else nodata,
+                                     cog=cog,
                                      creation_options=creation_options, dtype=dtype,
                                      count=count)
     border = as_size((border, border) if isinstance(border, int) else border, "border",
@@ -263,7 +284,7 @@ def plan_apply(
             for view, inner in zip(views, inner_views, strict=True)]
     logger.info("apply %s to %s, blocks of %s, border %s", getattr(func, "__name__", func),
                 [source.name for source, _ in opened.values()], block, border)
-    return ApplyJob(jobs, views, block, first.shape, target, nodata, count, run,
+    return ApplyJob(jobs, views, block, first.shape, target, nodata, masked, count, run,
                     min(256, len(opened) * gdal_cache_mb(block, first.profile)),
                     time.perf_counter() - started)
 
@@ -315,8 +336,11 @@ def apply(
         result that arrives.
     nodata : int, float or None
         The output's nodata value. With ``masked=True``, masked pixels of
-        the result are written as this value (default: the first input's
-        nodata value).
+        the result are written as this value; by default NaN for floating
+        point results, the type's largest value for unsigned integers, its
+        smallest for signed ones (see :mod:`riogrande.inputs`). Valid pixels
+        whose result is the nodata value are counted in
+        :attr:`ApplyReport.nodata_collisions` and logged as a warning.
     border : int or (int, int), default 0
         Pixels of context added on every side of each block (clipped at the
         raster's edges), e.g. 2 for a 5 x 5 focal filter; the result is
@@ -329,8 +353,8 @@ def apply(
     masked : bool, default False
         Hand ``func`` ``numpy.ma`` arrays masked by rasterio's masks (the
         band's nodata value or the file's internal mask). Masked pixels of
-        the result are written as ``nodata``. With False, ``func`` sees the
-        raw values, nodata included.
+        the result are written as the output's nodata value. With False,
+        ``func`` sees the raw values, nodata included.
     kwargs : dict, optional
         Keyword arguments of ``func``.
     cog : bool, default False

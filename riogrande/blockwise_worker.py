@@ -3,6 +3,9 @@
 Masks made of nodata values (the usual case) are computed from the data,
 without reading GDAL's mask bands (a masked read of the benchmark raster
 takes twice as long); any other mask (internal, alpha) is read by rasterio.
+Masked pixels of the result are written as the output's nodata value, and
+the valid pixels whose result is that value are counted: they would read
+back as nodata.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from numpy.typing import NDArray
 from rasterio.enums import MaskFlags
 
 from riogrande.errors import FunctionError, InvalidNodataError
-from riogrande.io.checks import check_nodata
+from riogrande.io.checks import check_nodata, is_nan
 from riogrande.io.handles import dataset
 from riogrande.io.rasters import Source
+from riogrande.outputs.profiles import default_nodata
+from riogrande.outputs.sinks import block_dtype
 from riogrande.prepare import relative_view, view_to_window
 
 #: Per band, the nodata value its mask is made of (None: all valid); None: read the masks.
@@ -55,13 +60,15 @@ def apply_block(
         Keyword arguments of ``func``.
     masked : bool
         Read ``numpy.ma`` arrays (rasterio's masks) and write the masked
-        pixels of the result as ``nodata``.
+        pixels of the result as the output's nodata value.
     dtype : str or None
         Cast the result to this type.
     nodata : int, float or None
-        Value of masked pixels in the output.
+        The output's nodata value; None with ``masked``: the default of the
+        result's type (:func:`~riogrande.outputs.profiles.default_nodata`).
     out_q : queue-like
-        Receives ``{"view": inner_view, "data": result}``.
+        Receives ``{"view": inner_view, "data": result, "collisions": n}``,
+        ``n`` the valid pixels whose result equals the nodata value.
 
     Raises
     ------
@@ -82,11 +89,23 @@ def apply_block(
     result = _checked_result(func(data, **kwargs), view)
     if dtype is not None:
         result = result.astype(dtype, copy=False)
+    x, y, width, height = relative_view(view, inner_view)
+    result = result[..., y:y + height, x:x + width]
+    if masked and nodata is None:
+        nodata = default_nodata(block_dtype(result))
+    collisions = 0 if nodata is None else _collisions(result, nodata)
     if isinstance(result, np.ma.MaskedArray):
         result = _filled(result, nodata)
-    x, y, width, height = relative_view(view, inner_view)
-    out_q.put({"view": tuple(inner_view), "data": result[..., y:y + height, x:x + width]})
+    out_q.put({"view": tuple(inner_view), "data": result, "collisions": collisions})
 
+
+def _collisions(result: NDArray, nodata: Any) -> int:
+    """The valid pixels of ``result`` that hold ``nodata`` (NaN for NaN)."""
+    values = np.ma.getdata(result)
+    same = np.isnan(values) if is_nan(nodata) else values == nodata
+    if values.dtype == bool:
+        same = values.view(np.uint8) == nodata
+    return int(np.count_nonzero(same & ~np.ma.getmaskarray(result)))
 
 
 def mask_rule(source: Source, bands: Sequence[int]) -> MaskRule:
@@ -119,6 +138,13 @@ def mask_rule(source: Source, bands: Sequence[int]) -> MaskRule:
             else:
                 return None
     return rule
+
+
+def has_mask(source: Source, bands: Sequence[int]) -> bool:
+    """Whether GDAL masks pixels of any of ``bands`` (a nodata value, an internal mask...)."""
+    with dataset(source.path) as src:
+        return any(set(src.mask_flag_enums[bidx - 1]) != {MaskFlags.all_valid}
+                   for bidx in bands)
 
 
 def _holds(dtype: str, value: float) -> bool:
@@ -158,5 +184,7 @@ def _filled(result: np.ma.MaskedArray, nodata: Any) -> NDArray:
     if nodata is None:
         raise InvalidNodataError("the result has masked pixels but no nodata value to write "
                                  "them as; give nodata=")
+    if result.dtype == bool:  # stored as uint8, where the nodata value can be other than 0/1
+        result = result.astype(np.uint8)
     check_nodata(nodata, result.dtype.name, "the result")
     return np.ma.filled(result, nodata)

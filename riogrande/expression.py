@@ -33,6 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from riogrande.blockwise import ApplyJob, ApplyReport, plan_apply
+from riogrande.blockwise_worker import has_mask
 from riogrande.errors import ExpressionError
 from riogrande.inputs import open_source
 from riogrande.inputs import run_options as check_run_options
@@ -355,11 +356,11 @@ def plan_calculation(
         raise ExpressionError("the expression uses no input; name at least one "
                               f"of {', '.join(inputs)}")
     used = {name: sources[name] for name in compiled.bands}
-    if nodata is None:
-        nodata = next(iter(sources.values())).profile.get("nodata")
+    masked = nodata is not None or any(has_mask(sources[name], bands)
+                                       for name, bands in compiled.bands.items())
     options = check_run_options(run_options)  # numpy's work, which releases the GIL: threads
     return plan_apply(compiled, used, output, bands=compiled.bands, dtype=dtype,
-                      nodata=nodata, masked=nodata is not None, block_size=block_size,
+                      nodata=nodata, masked=masked, block_size=block_size,
                       count=compiled.count, cog=cog, creation_options=creation_options,
                       **options.as_dict())
 
@@ -391,8 +392,11 @@ def calculate(
     nodata : int, float or None
         Nodata value of the output; pixels where a band the expression
         reads is masked (its nodata value or the file's mask) get it. By
-        default the first input's nodata value; when it has none, no pixel
-        is masked and the output has no nodata value.
+        default NaN for a floating point ``dtype``, the type's largest
+        value for unsigned integers, its smallest for signed ones, when a
+        band the expression reads has masked pixels; otherwise the output
+        has no nodata value. Valid pixels whose result is the nodata value
+        are counted (:attr:`~riogrande.blockwise.ApplyReport.nodata_collisions`).
     block_size : tuple of int, optional
         ``(width, height)`` of a block.
     cog : bool, default False

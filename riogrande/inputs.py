@@ -12,9 +12,13 @@ Nodata of the input bands (the mask job)
     use when no nodata value is given.
 
 Nodata of a calculated output (apply, calc)
-    Given, or the first input's nodata value. With ``masked`` reads, pixels
-    where an input band is masked (its nodata value, an internal mask) are
-    written as that value.
+    Given, or with ``masked`` reads the default of the result's type: NaN
+    for floating point results, the type's largest value for unsigned
+    integers, its smallest for signed ones (never the inputs' nodata value,
+    which is often a value results hold, such as 0). Pixels where an input
+    band is masked (its nodata value, an internal mask) are written as that
+    value; valid pixels whose result is that value would read back as
+    nodata, and the run counts them (``ApplyReport.nodata_collisions``).
 """
 
 from __future__ import annotations
@@ -341,26 +345,24 @@ def mask_nodata(nodata: Any, source: Source) -> Any:
     return nodata.item() if isinstance(nodata, np.generic) else nodata
 
 
-def output_nodata(nodata: Any, masked: bool, first: Source, dtype: str | None) -> Any:
-    """The nodata value of a calculated output (see the module).
+def output_nodata(nodata: Any, dtype: str | None) -> Any:
+    """The nodata value asked for a calculated output (see the module), checked.
+
+    Returns
+    -------
+    int, float or None
+        A plain Python number; None: the default of the result's type, when
+        pixels are masked.
 
     Raises
     ------
     InvalidNodataError
-        For masked reads without a nodata value, or a value the output's
-        data type cannot hold.
+        For a value the output's data type (when known) cannot hold.
     """
-    if nodata is None and masked:
-        nodata = first.profile.get("nodata")
-        if nodata is None:
-            raise InvalidNodataError(
-                f"masked=True writes masked pixels as the output's nodata value, and "
-                f"{first.name} has none: give nodata="
-            )
-    if nodata is not None:
-        check_nodata(nodata, dtype or "float64", "the output")
-        return nodata.item() if isinstance(nodata, np.generic) else nodata
-    return None
+    if nodata is None:
+        return None
+    check_nodata(nodata, dtype or "float64", "the output")
+    return nodata.item() if isinstance(nodata, np.generic) else nodata
 
 
 def views_of(profile: Mapping[str, Any], block_size: Sequence[int] | None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,7 +17,6 @@ from riogrande.io.exceptions import (
     FunctionError,
     IncompatibleRastersError,
     InvalidBandError,
-    InvalidNodataError,
     OutputError,
     RunCancelledError,
 )
@@ -114,11 +114,12 @@ def test_masked_arrays_and_nodata(raster, tmp_path):
     report = riogrande.apply(band_mean, raster, tmp_path / "mean.tif", masked=True,
                              block_size=(64, 64), nbrcpu=2)
     with rasterio.open(raster) as src:
-        expected = src.read(masked=True).mean(axis=0).filled(-9999.0)
+        expected = src.read(masked=True).mean(axis=0)
     with rasterio.open(report.output) as out:
-        assert out.nodata == -9999.0 == report.nodata
-        assert_allclose(out.read(1), expected, rtol=1e-6)
-        assert (out.read_masks(1) == 0).sum() == (expected == -9999.0).sum() > 0
+        assert math.isnan(out.nodata) and math.isnan(report.nodata)  # a float result: NaN
+        assert_allclose(out.read(1), expected.filled(np.nan), rtol=1e-6)
+        assert_array_equal(out.read_masks(1) == 0, expected.mask)
+        assert expected.mask.any() and report.nodata_collisions == 0
 
 
 @pytest.mark.parametrize("nodata, fill, mask", [(-9999.0, None, False), (float("nan"), None, False),
@@ -133,10 +134,13 @@ def test_masked_arrays_equal_rasterio_masks(make_raster, tmp_path, nodata, fill,
     assert 0 < (report.array == -1.0).sum() < report.array.size
 
 
-def test_masked_needs_a_nodata_value(make_raster, tmp_path):
+def test_masked_without_a_nodata_value_takes_the_default_of_the_results_type(make_raster,
+                                                                             tmp_path):
     plain = make_raster(count=1, nodata=None)
-    with pytest.raises(InvalidNodataError, match="nodata="):
-        riogrande.apply(band_mean, plain, tmp_path / "m.tif", masked=True)
+    report = riogrande.apply(band_mean, plain, tmp_path / "m.tif", masked=True, nbrcpu=1)
+    with rasterio.open(report.output) as out:
+        assert math.isnan(out.nodata) and out.dtypes[0] == "float64"
+        assert_allclose(out.read(1), read_all(plain)[0])
     report = riogrande.apply(band_mean, plain, None, masked=True, nodata=-1.0, nbrcpu=1)
     assert_allclose(report.array, read_all(plain)[0])
 

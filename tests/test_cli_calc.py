@@ -47,12 +47,14 @@ def test_ndvi_of_two_files(runner, red, nir, tmp_path, backend):
                     "-j", 2, "--block-size", 40, 24, "--json", *backend)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert (report["dtype"], report["count"], report["nodata"]) == ("float32", 1, 0)
+    assert (report["dtype"], report["count"], report["nodata"]) == ("float32", 1, "nan")
+    assert report["nodata_collisions"] == 0
     a, b = read_masked(red)[0].astype("float64"), read_masked(nir)[0].astype("float64")
     expected = ((b - a) / (b + a)).astype("float32")
     assert expected.mask.any() and not expected.mask.all()
-    # nodata in either input: the output's nodata value (the first input's, 0)
-    assert_allclose(read_all(out)[0], expected.filled(0), rtol=1e-6)
+    # nodata in either input: NaN, the default of a float32 output
+    assert_allclose(read_all(out)[0], expected.filled(np.nan), rtol=1e-6)
+    assert_array_equal(read_masked(out)[0].mask, expected.mask)
     with rasterio.open(red) as src, rasterio.open(out) as dst:
         assert (dst.crs, dst.transform) == (src.crs, src.transform)
 
@@ -138,7 +140,7 @@ def test_creation_options_and_cog(runner, red, nir, tmp_path):
     assert cog_problems(cog) == []
     with rasterio.open(plain) as one, rasterio.open(cog) as two:
         assert one.compression is None and two.compression.value == "ZSTD"
-    expected = (read_masked(nir)[0].astype(float) - read_masked(red)[0]).filled(0)
+    expected = (read_masked(nir)[0].astype(float) - read_masked(red)[0]).filled(np.nan)
     assert_array_equal(read_all(plain)[0], expected.astype("float32"))
     assert_array_equal(read_all(cog)[0], read_all(plain)[0])
 
@@ -160,3 +162,62 @@ def test_output_that_is_not_a_geotiff(runner, red, tmp_path):
     result = invoke(runner, "a * 2", "-i", f"a={red}", "-o", tmp_path / "out.png")
     assert result.exit_code == 2 and "GeoTIFF" in result.output
     assert list(tmp_path.glob("out*")) == []
+
+
+@pytest.fixture
+def scene(make_raster):
+    """A uint8 scene with nodata 0 whose NDVI-like result is exactly 0 on many valid pixels."""
+    rng = np.random.default_rng(7)
+    red = rng.integers(1, 60, (3, 120, 150), dtype="uint8")
+    red[2] = red[0]  # band 3 equals band 1 on every valid pixel: (a[3] - a[1]) is 0
+    red[2, :, ::3] += 9  # ... except in every third column
+    red[:, 20:40, 30:70] = 0  # holes: nodata in every band
+    red[0, 90:100, :] = 0  # nodata in band 1 only
+    return make_raster("scene.tif", data=red, nodata=0, block=(64, 64))
+
+
+def test_valid_results_never_become_nodata_by_default(runner, scene, tmp_path):
+    """The first input's nodata (0) is a value the results hold: the default is NaN."""
+    out = tmp_path / "ndvi.tif"
+    result = invoke(runner, "(a[3] - a[1]) / (a[3] + a[1] + 1.0)", "-i", f"a={scene}", "-o",
+                    out, "--dtype", "float32", "--block-size", 64, 64, "--json")
+    assert result.exit_code == 0, result.output
+    data = read_masked(scene).astype("float64")
+    expected = (data[2] - data[0]) / (data[2] + data[0] + 1.0)
+    zeros = np.count_nonzero(~expected.mask & (expected.filled(1.0) == 0.0))
+    assert zeros > 1000  # the valid results that the old default hid
+    written = read_masked(out)[0]  # GDAL's and rasterio's reading of the file's nodata
+    assert_array_equal(written.mask, expected.mask)
+    assert_allclose(written.filled(np.nan), expected.astype("float32").filled(np.nan))
+    assert json.loads(result.stdout)["nodata_collisions"] == 0
+    assert "Warning" not in result.output
+
+
+def test_a_nodata_value_that_valid_results_hold_is_reported(runner, scene, tmp_path):
+    out = tmp_path / "diff.tif"
+    result = invoke(runner, "a[3] - a[1]", "-i", f"a={scene}", "-o", out, "--nodata", 0,
+                    "--json")
+    assert result.exit_code == 0, result.output
+    data = read_masked(scene).astype("float64")
+    expected = data[2] - data[0]
+    collided = int(np.count_nonzero(~expected.mask & (expected.filled(1.0) == 0.0)))
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report["nodata_collisions"] == collided > 1000
+    assert f"Warning: {collided:,} valid pixel(s)" in result.output
+    with rasterio.open(out) as dst:  # they read back as nodata, as the warning says
+        assert dst.nodata == 0
+        assert np.count_nonzero(dst.read_masks(1) == 0) == expected.mask.sum() + collided
+
+
+def test_an_integer_output_takes_its_types_extreme_as_nodata(runner, scene, tmp_path):
+    out = tmp_path / "classes.tif"
+    result = invoke(runner, "where(a[1] > 30, 2, 1) * 0", "-i", f"a={scene}", "-o", out,
+                    "--dtype", "uint8", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["nodata"], report["nodata_collisions"]) == (255, 0)
+    data = read_masked(scene)
+    with rasterio.open(out) as dst:
+        assert dst.nodata == 255
+        assert_array_equal(dst.read_masks(1) == 0, data[0].mask)
+        assert set(np.unique(dst.read(1))) == {0, 255}

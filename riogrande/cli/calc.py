@@ -23,6 +23,7 @@ from riogrande.cli.options import (
     workers_opt,
 )
 from riogrande.cli.progress import ProgressBar
+from riogrande.cli.report import json_number
 from riogrande.errors import (
     BlockSizeError,
     CreationOptionError,
@@ -69,12 +70,13 @@ def _inputs(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
 
 
 def report_fields(report: Any) -> dict[str, Any]:
-    """The report of a calc run as JSON-ready values."""
+    """The report of a calc run as JSON-ready values (a NaN nodata value as ``"nan"``)."""
     return {
         "output": str(report.output),
         "dtype": report.dtype,
         "count": report.count,
-        "nodata": report.nodata,
+        "nodata": json_number(report.nodata),
+        "nodata_collisions": report.nodata_collisions,
         "block_size": list(report.block_size),
         "views": report.views,
         "workers": report.workers,
@@ -94,7 +96,9 @@ def report_fields(report: Any) -> dict[str, Any]:
               help="Data type of the output.")
 @click.option("--nodata", type=NodataValue(), default=None, metavar="V|nan",
               help="Nodata value of the output, written where a band EXPR reads is nodata "
-                   "(default: the first input's nodata value, else none).")
+                   "(default: nan for float types, the type's largest value for unsigned "
+                   "integers, its smallest for signed ones). Valid results equal to it are "
+                   "counted and warned about.")
 @click.option("--cog", is_flag=True,
               help="Write a Cloud-Optimized GeoTIFF (tiled, with overviews).")
 @click.option("--co", "creation_options", type=CreationOption(), multiple=True,
@@ -134,8 +138,10 @@ def calc(
     float64.
 
     Where a band EXPR reads is nodata (or masked), the output is nodata:
-    --nodata, by default the first input's nodata value. All inputs must
-    share size, transform and CRS.
+    --nodata, by default nan for float types, the type's largest value for
+    unsigned integers (255 for uint8), its smallest for signed ones. A
+    warning counts the valid results that equal it. All inputs must share
+    size, transform and CRS.
 
     \b
     Examples:
@@ -158,6 +164,10 @@ def calc(
                                nbrcpu=workers, backend=backend, progress=progress)
     with library_errors(), progress:
         report = job.run()
+    if report.nodata_collisions:
+        click.echo(f"Warning: {report.nodata_collisions:,} valid pixel(s) of the result hold the "
+                   f"nodata value {report.nodata} and read back as nodata; choose another "
+                   "--nodata", err=True)
     if as_json:
         click.echo(json.dumps(report_fields(report)))
     elif not quiet:

@@ -10,12 +10,7 @@ import click
 
 from riogrande.cli.errors import library_errors
 from riogrande.cli.options import json_opt, src_arg, workers_opt
-
-
-def _json_number(value: float | None) -> float | str | None:
-    if value is not None and math.isnan(value):
-        return "nan"
-    return value
+from riogrande.cli.report import json_number
 
 
 def describe(path: str, workers: int | None = None) -> dict[str, Any]:
@@ -50,7 +45,7 @@ def describe(path: str, workers: int | None = None) -> dict[str, Any]:
             {
                 "band": bidx,
                 "dtype": src.dtypes[bidx - 1],
-                "nodata": _json_number(src.nodatavals[bidx - 1]),
+                "nodata": json_number(src.nodatavals[bidx - 1]),
                 "mask_flags": [flag.name for flag in src.mask_flag_enums[bidx - 1]],
                 "block_shape": [src.block_shapes[bidx - 1][1], src.block_shapes[bidx - 1][0]],
             }

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import click
 
 from riogrande.masking import MaskReport
+
+
+def json_number(value: float | None) -> float | str | None:
+    """``value`` for JSON: NaN as the string ``"nan"``."""
+    if value is not None and math.isnan(value):
+        return "nan"
+    return value
 
 
 def report_dict(report: MaskReport, **extra: Any) -> dict[str, Any]:

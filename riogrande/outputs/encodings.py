@@ -50,15 +50,6 @@ Cancel = Callable[[], bool] | None
 
 
 
-def default_output_nodata(dtype: str) -> int | float:
-    """Nodata of kept values when none is given: NaN, or the type's max (unsigned) or min."""
-    kind = np.dtype(dtype)
-    if np.issubdtype(kind, np.floating):
-        return float("nan")
-    info = np.iinfo(kind)
-    return int(info.max if info.min == 0 else info.min)
-
-
 def copied_dtype(bands: Sequence[CopiedBand]) -> str:
     """The one data type that holds every copied band."""
     dtypes = []

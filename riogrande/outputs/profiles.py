@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 #: Creation options of a scratch GeoTIFF another driver copies: written once, read once.
 SCRATCH_TILES = {"TILED": "YES", "BLOCKXSIZE": 512, "BLOCKYSIZE": 512, "BIGTIFF": "IF_SAFER"}
 #: Codecs the COG driver writes losslessly.
@@ -28,6 +30,20 @@ COG_CODECS = ("DEFLATE", "LZW", "ZSTD", "LZMA", "PACKBITS", "NONE")
 def tile_length(length: int, largest: int = 512) -> int:
     """A GeoTIFF tile side (multiple of 16) no longer than needed for ``length`` pixels."""
     return min(largest, max(16, -(-int(length) // 16) * 16))
+
+
+def default_nodata(dtype: str) -> int | float:
+    """The nodata value of a new raster of ``dtype`` when none is given.
+
+    NaN for floating point types; the type's largest value for unsigned
+    integers (255 for ``uint8``, and ``bool`` stored as ``uint8``), its
+    smallest for signed ones: the values a result is least likely to hold.
+    """
+    kind = np.dtype("uint8" if np.dtype(dtype) == bool else dtype)
+    if np.issubdtype(kind, np.floating):
+        return float("nan")
+    info = np.iinfo(kind)
+    return int(info.max if info.min == 0 else info.min)
 
 
 def grid_profile(profile: Mapping[str, Any], dtype: str, count: int, nodata: Any

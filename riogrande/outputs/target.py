@@ -41,7 +41,6 @@ from riogrande.outputs.encodings import (
     check_alpha_dtype,
     copied_dtype,
     copy_layout,
-    default_output_nodata,
     has_internal_mask,
     sidecar_path,
     write_into_mask,
@@ -57,6 +56,7 @@ from riogrande.outputs.options import (
 from riogrande.outputs.profiles import (
     SCRATCH_TILES,
     cog_defaults,
+    default_nodata,
     geotiff_defaults,
     grid_profile,
     mask_profile,
@@ -405,7 +405,7 @@ def _copy_nodata(spec: OutputSpec, grid: Mapping[str, Any], dtype: str, hint: An
     for candidate in (hint, grid.get("nodata")):
         if candidate is not None and _fits(candidate, dtype):
             return candidate
-    return default_output_nodata(dtype)
+    return default_nodata(dtype)
 
 
 def _fits(value: Any, dtype: str) -> bool:
@@ -463,8 +463,9 @@ def plan_derived_output(
         Every raster read, none of which may be overwritten.
     profile : mapping
         rasterio profile of the first input.
-    nodata : int, float or None
-        The output's nodata value.
+    nodata : int, float, None or callable
+        The output's nodata value, or ``nodata(dtype)`` giving it for the
+        result's data type (known when the first block arrives).
     cog : bool, default False
         Write a Cloud-Optimized GeoTIFF.
     creation_options : mapping, optional
@@ -504,7 +505,8 @@ def plan_derived_output(
 
     def blocks_profile(dtype: str, count: int) -> dict[str, Any]:
         options = final_options(dtype, count)
-        return {**grid_profile(grid, dtype, count, nodata),
+        value = nodata(dtype) if callable(nodata) else nodata
+        return {**grid_profile(grid, dtype, count, value),
                 **(SCRATCH_TILES if cog else options)}
 
     if not cog:
