@@ -1,0 +1,353 @@
+"""Servers the tests and benchmarks start themselves, on 127.0.0.1 only.
+
+:class:`RangeServer` serves the files of a folder over HTTP with range
+requests (single and multiple ranges), as object storage does, with a
+latency added to every answer and faults injected on purpose: HTTP 503 and
+429, a connection cut in the middle of a body, a body shorter than its
+``Content-Length``. It counts the requests and the bytes it sends and keeps
+every range asked for. :class:`S3Server` is moto's S3-compatible server,
+with fake credentials. Both stop at the end of their ``with`` block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+HOST = "127.0.0.1"
+#: Faults a request can meet.
+FAULTS = ("503", "429", "cut", "short")
+_RANGE = re.compile(r"(\d*)-(\d*)")
+
+
+@dataclass
+class Faults:
+    """Which requests fail, and how.
+
+    Attributes
+    ----------
+    rate : float
+        Share of the body requests (GET) that fail, drawn at random.
+    kinds : tuple of str
+        The faults drawn from (:data:`FAULTS`).
+    seed : int
+        Seed of the draws.
+    next : list of str
+        Faults of the next body requests, in order, before any drawn one.
+    """
+
+    rate: float = 0.0
+    kinds: tuple[str, ...] = FAULTS
+    seed: int = 0
+    next: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+        self._lock = threading.Lock()
+
+    def draw(self) -> str | None:
+        """The fault of a new body request, or None."""
+        with self._lock:
+            if self.next:
+                return self.next.pop(0)
+            if self.rate and self._random.random() < self.rate:
+                return self._random.choice(self.kinds)
+        return None
+
+
+@dataclass
+class Traffic:
+    """What a :class:`RangeServer` was asked and sent."""
+
+    requests: int = 0
+    bytes: int = 0
+    faults: dict[str, int] = field(default_factory=dict)
+    ranges: list[tuple[str, int, int]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def fetched(self, path: str) -> list[tuple[int, int]]:
+        """The ``(first, last)`` byte ranges of ``path`` sent whole, in order."""
+        return [(first, last) for name, first, last in self.ranges if name == path]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base's name)
+        """Quiet: the tests read :class:`Traffic` instead."""
+
+    def _file(self) -> Path | None:
+        name = self.path.split("?", 1)[0].lstrip("/")
+        path = (self.server.root / name).resolve()
+        if self.server.root not in path.parents or not path.is_file():
+            return None
+        return path
+
+    def _count(self, sent: int, fault: str | None = None) -> None:
+        traffic = self.server.traffic
+        with traffic.lock:
+            traffic.requests += 1
+            traffic.bytes += sent
+            if fault is not None:
+                traffic.faults[fault] = traffic.faults.get(fault, 0) + 1
+
+    def do_HEAD(self) -> None:  # noqa: N802 (http.server's name)
+        """Size of the file, ranges accepted."""
+        time.sleep(self.server.latency)
+        path = self._file()
+        if path is None:
+            self._count(0)
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(path.stat().st_size))
+        self.send_header("Accept-Ranges", "bytes")
+        self.end_headers()
+        self._count(0)
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        """The file, or the ranges asked for, after the latency; faults as drawn."""
+        time.sleep(self.server.latency)
+        path = self._file()
+        if path is None:
+            self._count(0)
+            self.send_error(404)
+            return
+        size = path.stat().st_size
+        ranges = self._ranges(size)
+        if ranges == []:
+            self._count(0)
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{size}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        fault = self.server.faults.draw()
+        if fault in ("503", "429"):
+            self._count(0, fault)
+            self.send_response(int(fault))
+            if fault == "429":
+                self.send_header("Retry-After", "0")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        with path.open("rb") as handle:
+            parts = [(first, last, _read(handle, first, last)) for first, last in ranges or
+                     [(0, size - 1)]]
+        body, headers, status = _body(parts, size, ranges is not None)
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        if fault in ("cut", "short"):
+            self.wfile.write(body[:len(body) // 2])
+            self.wfile.flush()
+            self._count(len(body) // 2, fault)
+            self.close_connection = True
+            if fault == "cut":
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self.wfile.write(body)
+        self._count(len(body))
+        with self.server.traffic.lock:
+            self.server.traffic.ranges.extend((path.name, first, last)
+                                              for first, last, _ in parts)
+
+    def _ranges(self, size: int) -> list[tuple[int, int]] | None:
+        """The ranges of the ``Range`` header (None: the whole file; []: none satisfiable)."""
+        header = self.headers.get("Range")
+        if not header or not header.startswith("bytes="):
+            return None
+        ranges = []
+        for item in header[len("bytes="):].split(","):
+            match = _RANGE.fullmatch(item.strip())
+            if match is None:
+                return None
+            first, last = match.groups()
+            if first == "":  # the last bytes
+                start, end = max(0, size - int(last)), size - 1
+            else:
+                start, end = int(first), min(size - 1, int(last) if last else size - 1)
+            if start <= end:
+                ranges.append((start, end))
+        return ranges
+
+
+def _read(handle: Any, first: int, last: int) -> bytes:
+    handle.seek(first)
+    return handle.read(last - first + 1)
+
+
+def _body(parts: Sequence[tuple[int, int, bytes]], size: int, ranged: bool
+          ) -> tuple[bytes, dict[str, str], int]:
+    """The body, headers and status of one range (206), several (multipart) or the file."""
+    if not ranged:
+        return parts[0][2], {"Content-Length": str(size), "Accept-Ranges": "bytes"}, 200
+    if len(parts) == 1:
+        first, last, data = parts[0]
+        return data, {"Content-Length": str(len(data)),
+                      "Content-Range": f"bytes {first}-{last}/{size}"}, 206
+    boundary = "RIOGRANDE_TEST_BOUNDARY"
+    chunks = []
+    for first, last, data in parts:
+        chunks.append(f"\r\n--{boundary}\r\nContent-Type: application/octet-stream\r\n"
+                      f"Content-Range: bytes {first}-{last}/{size}\r\n\r\n".encode() + data)
+    body = b"".join(chunks) + f"\r\n--{boundary}--\r\n".encode()
+    return body, {"Content-Length": str(len(body)),
+                  "Content-Type": f"multipart/byteranges; boundary={boundary}"}, 206
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    root: Path
+    latency: float
+    faults: Faults
+    traffic: Traffic
+
+
+class RangeServer:
+    """An HTTP server of the files of ``root``, with range requests, latency and faults.
+
+    Parameters
+    ----------
+    root : path-like
+        The folder served.
+    latency : float, default 0
+        Seconds every answer waits (a round trip to a bucket).
+    faults : Faults, optional
+        The requests that fail.
+
+    Examples
+    --------
+    >>> with RangeServer(folder, latency=0.05) as server:  # doctest: +SKIP
+    ...     url = server.url("raster.tif")
+    """
+
+    def __init__(self, root: str | os.PathLike[str], latency: float = 0.0,
+                 faults: Faults | None = None) -> None:
+        self._server = _Server((HOST, 0), _Handler)
+        self._server.root = Path(root).resolve()
+        self._server.latency = latency
+        self._server.faults = faults or Faults()
+        self._server.traffic = Traffic()
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True,
+                                        name="range-server")
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (chosen by the system)."""
+        return int(self._server.server_address[1])
+
+    @property
+    def traffic(self) -> Traffic:
+        """What it was asked and sent so far."""
+        return self._server.traffic
+
+    @property
+    def faults(self) -> Faults:
+        """The faults still to come."""
+        return self._server.faults
+
+    def url(self, name: str) -> str:
+        """The URL of the file ``name`` of the folder."""
+        return f"http://{HOST}:{self.port}/{name}"
+
+    def start(self) -> RangeServer:
+        """Start serving, in a thread of this process."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket (answers in progress end with it)."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+    def __enter__(self) -> RangeServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+#: Fake credentials of the S3 server: nothing real is ever used.
+FAKE_KEY_ID = "riogrande-test-key"
+FAKE_SECRET = "riogrande-test-secret-not-real"
+
+
+class S3Server:
+    """moto's S3-compatible server on 127.0.0.1, with fake credentials.
+
+    :meth:`gdal_env` gives the GDAL/AWS settings that point rasterio at it.
+    """
+
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+        self._server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
+        self.port = 0
+
+    def start(self) -> S3Server:
+        """Start the server (in a thread of this process)."""
+        self._server.start()
+        self.port = int(self._server._server.server_port)  # the port the system chose
+        return self
+
+    def stop(self) -> None:
+        """Stop the server."""
+        self._server.stop()
+
+    @property
+    def endpoint(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://{HOST}:{self.port}"
+
+    def gdal_env(self) -> dict[str, str]:
+        """GDAL's and AWS's settings for this server (plain HTTP, path-style addresses)."""
+        return {"AWS_S3_ENDPOINT": f"{HOST}:{self.port}", "AWS_HTTPS": "NO",
+                "AWS_VIRTUAL_HOSTING": "FALSE", "AWS_ACCESS_KEY_ID": FAKE_KEY_ID,
+                "AWS_SECRET_ACCESS_KEY": FAKE_SECRET, "AWS_REGION": "us-east-1",
+                "AWS_NO_SIGN_REQUEST": "NO"}
+
+    def client(self) -> Any:
+        """A boto3 client of the server (to make buckets and look at objects)."""
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id=FAKE_KEY_ID, aws_secret_access_key=FAKE_SECRET)
+
+    def __enter__(self) -> S3Server:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def environment(settings: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the ``with`` block, then put the old values back."""
+    previous = {key: os.environ.get(key) for key in settings}
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
