@@ -32,7 +32,8 @@ LAYERS = [
     ("core I/O", ["riogrande.errors", "riogrande.io", "riogrande.io.names",
                   "riogrande.io.handles", "riogrande.io.create", "riogrande.io.output",
                   "riogrande.io.checks", "riogrande.io.tags", "riogrande.io.gdal_cache",
-                  "riogrande.io.locking", "riogrande.io.rasters", "riogrande.io.exceptions"]),
+                  "riogrande.io.locking", "riogrande.io.rasters", "riogrande.io.exceptions",
+                  "riogrande.io.remote"]),
 ]
 #: The GeoRacoon-compatible surface, beside core I/O.
 COMPATIBLE = ["riogrande.io.models", "riogrande.io.lookup", "riogrande.io.pixels",

@@ -25,7 +25,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,7 @@ from riogrande.errors import EncodingError, OutputFormatError, RunCancelledError
 from riogrande.io.checks import check_in_place, check_nodata, check_output_path
 from riogrande.io.locking import exclusive_write
 from riogrande.io.output import atomic_output
+from riogrande.io.remote import check_remote_output, is_remote, upload
 from riogrande.outputs.encodings import (
     CopiedBand,
     CopyEncoding,
@@ -129,9 +130,9 @@ class OutputTarget:
 
     Attributes
     ----------
-    final : pathlib.Path or None
-        The output file; None: the result goes into the internal mask of
-        ``in_place``.
+    final : pathlib.Path, str or None
+        The output file (a ``str`` for object storage: ``s3://...``); None:
+        the result goes into the internal mask of ``in_place``.
     blocks_profile : callable
         ``blocks_profile(dtype, count)``: the profile of the file the
         engine's blocks are written into, for the result's data type and
@@ -149,7 +150,7 @@ class OutputTarget:
         The source whose internal mask is written.
     """
 
-    final: Path | None
+    final: Path | str | None
     blocks_profile: ProfileFor
     direct: bool = True
     encoding: Encoding | None = None
@@ -194,11 +195,11 @@ class OutputTarget:
             return
         if self.final is None:
             raise ValueError("an output target needs a file or a source to write in place")
-        with atomic_output(self.final) as temporary:
+        with _output_file(self.final, cancel) as temporary:
             if self.direct:
                 yield RasterSink(temporary, self.blocks_profile, self.final, tags)
             else:
-                with scratch_folder(self.final.parent) as folder:
+                with scratch_folder(temporary.parent) as folder:
                     sink = RasterSink(folder / "blocks.tif", self.blocks_profile, self.final,
                                       tags)
                     yield sink
@@ -220,6 +221,21 @@ class OutputTarget:
         if self.copy_driver is not None:
             _check_stop(cancel)
             translate(written, temporary, self.copy_driver, self.copy_options or {})
+
+
+@contextmanager
+def _output_file(final: Path | str, cancel: Cancel) -> Iterator[Path]:
+    """The local file an output is written into: a temporary file next to it, renamed at
+    the end, or for object storage a scratch file uploaded whole at the end."""
+    if not is_remote(final):
+        with atomic_output(final) as temporary:
+            yield temporary
+        return
+    with scratch_folder() as folder:
+        temporary = folder / PurePosixPath(os.fspath(final)).name
+        yield temporary
+        _check_stop(cancel)
+        upload(temporary, os.fspath(final))
 
 
 # ------------------------------------------------------------------ masks, selectors
@@ -316,7 +332,7 @@ def plan_output(
     if final is None:
         check_in_place(source, grid["driver"])
         return OutputTarget(None, _fixed(result_profile), in_place=source)
-    final = check_output_path(final, inputs)
+    final = _checked_path(final, inputs)
     chosen = GTIFF if spec.encoding == "sidecar" else output_format(final, spec.driver, spec.cog)
     if spec.encoding not in chosen.encodings:
         raise EncodingError(f"{chosen.title} cannot hold the encoding {spec.encoding!r}; "
@@ -347,7 +363,15 @@ def plan_output(
     return _plan_copy(final, spec, chosen, user, scratch, grid, copied, nodata_hint)
 
 
-def _plan_copy(final: Path, spec: OutputSpec, chosen: OutputFormat, user: dict[str, str],
+def _checked_path(output: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str]]
+                  ) -> Path | str:
+    """The output's path, checked: a local file, or a name in object storage."""
+    if is_remote(output):
+        return check_remote_output(output, list(inputs))
+    return check_output_path(output, inputs)
+
+
+def _plan_copy(final: Path | str, spec: OutputSpec, chosen: OutputFormat, user: dict[str, str],
                scratch: ProfileFor, grid: Mapping[str, Any], copied: Sequence[CopiedBand],
                nodata_hint: Any) -> OutputTarget:
     """The plan of an encoding that copies bands: kept values, ``mask``, ``alpha``."""
@@ -490,7 +514,7 @@ def plan_derived_output(
         For an output that is an input, or a folder that cannot take it.
     """
     chosen = check_derived_format(output, cog)
-    path = check_output_path(output, inputs)
+    path = _checked_path(output, inputs)
     user = normalize_creation_options(creation_options)
     grid = dict(profile)
 

@@ -1,0 +1,303 @@
+"""Rasters over the network: telling them apart, naming them without secrets, reading, uploading.
+
+A raster in object storage or behind a URL (``https://``, ``s3://``, ``gs://``,
+``az://``, GDAL's ``/vsicurl/``, ``/vsis3/``...) is read through GDAL like a
+file, with settings that spare requests (:data:`READ_SETTINGS`: no directory
+listing on open, the header read once, adjacent ranges merged). A network
+fault must never become a wrong pixel: :func:`checked_read` treats a read
+that raised, or during which GDAL only logged an error, as failed, and tries
+again with a growing pause before giving up with an error that names the
+raster (:func:`redact`: without credentials) and the window. An output in
+object storage is written locally, then uploaded whole (:func:`upload`): a
+failure or an interrupt never leaves part of it under its key.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import rasterio.shutil
+from rasterio._err import CPLE_BaseError  # GDAL errors rasterio passes through as they are
+from rasterio.errors import RasterioError, RasterioIOError
+
+from riogrande.errors import OutputError, SourceError
+
+T = TypeVar("T")
+
+#: GDAL's virtual file systems of remote data.
+REMOTE_PREFIXES = ("/vsicurl/", "/vsicurl?", "/vsis3/", "/vsigs/", "/vsiaz/", "/vsiadls/",
+                   "/vsioss/", "/vsiswift/", "/vsiwebhdfs/", "/vsihdfs/")
+#: URL schemes rasterio turns into those.
+REMOTE_SCHEMES = ("http://", "https://", "s3://", "gs://", "az://", "azure://", "oss://",
+                  "swift://", "ftp://", "zip+https://", "zip+s3://")
+
+#: Object storage URL schemes and the virtual file systems GDAL reads them through.
+_STORAGE = {"s3://": "/vsis3/", "gs://": "/vsigs/", "az://": "/vsiaz/", "azure://": "/vsiaz/",
+            "oss://": "/vsioss/", "swift://": "/vsiswift/"}
+#: URL schemes GDAL reads through ``/vsicurl/``.
+_WEB = ("http://", "https://", "ftp://")
+#: Virtual file systems that take new files (object storage).
+WRITABLE_PREFIXES = ("/vsis3/", "/vsigs/", "/vsiaz/", "/vsiadls/", "/vsioss/", "/vsiswift/")
+
+#: GDAL settings of remote reads: no directory listing when a file is opened
+#: (it would list the bucket), the header read in one request, adjacent
+#: ranges merged, GDAL's own retries of HTTP 429 and 5xx.
+READ_SETTINGS = {
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.vrt,.TIF,.TIFF,.ovr,.msk",
+    "GDAL_INGESTED_BYTES_AT_OPEN": "65536",
+    "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
+    "GDAL_HTTP_MAX_RETRY": "3",
+    "GDAL_HTTP_RETRY_DELAY": "0.5",
+    "GDAL_HTTP_TIMEOUT": "60",
+    "GDAL_HTTP_CONNECTTIMEOUT": "15",
+}
+
+#: Tries of one read before it fails, and the first pause between two (doubled each time).
+READ_TRIES = 4
+FIRST_PAUSE = 0.2
+
+#: Settings whose values are secrets: never shown.
+SECRET_SETTINGS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID",
+                   "GS_SECRET_ACCESS_KEY", "GS_ACCESS_KEY_ID", "GS_OAUTH2_REFRESH_TOKEN",
+                   "AZURE_STORAGE_ACCESS_KEY", "AZURE_STORAGE_CONNECTION_STRING",
+                   "AZURE_STORAGE_SAS_TOKEN", "AZURE_SAS", "OSS_SECRET_ACCESS_KEY",
+                   "SWIFT_KEY", "GDAL_HTTP_USERPWD", "GDAL_HTTP_BEARER",
+                   "GDAL_HTTP_HEADERS")
+_USER_INFO = re.compile(r"(?<=://)[^/@\s\"']+@")
+_QUERY = re.compile(r"(://[^\s\"'?]*)\?[^\s\"']*")
+
+logger = logging.getLogger(__name__)
+
+
+def is_remote(name: str | os.PathLike[str]) -> bool:
+    """Tell whether the raster ``name`` is read over the network.
+
+    Parameters
+    ----------
+    name : str or path-like
+        A dataset name as given to rasterio.
+
+    Returns
+    -------
+    bool
+    """
+    text = os.fspath(name)
+    return text.startswith(REMOTE_PREFIXES) or text.lower().startswith(REMOTE_SCHEMES)
+
+
+def vsi_name(name: str | os.PathLike[str]) -> str:
+    """The GDAL name of ``name``: ``s3://b/k`` is ``/vsis3/b/k``; other names as they are."""
+    text = os.fspath(name)
+    if text.lower().startswith(_WEB):
+        return "/vsicurl/" + text
+    for scheme, prefix in _STORAGE.items():
+        if text.lower().startswith(scheme):
+            return prefix + text[len(scheme):]
+    return text
+
+
+def redact(text: str) -> str:
+    """``text`` without credentials: user and password of URLs, query strings (signed
+    URLs, SAS tokens), and the value of every secret setting of the environment.
+
+    Parameters
+    ----------
+    text : str
+        A name or a message.
+
+    Returns
+    -------
+    str
+    """
+    text = _USER_INFO.sub("***@", text)
+    text = _QUERY.sub(r"\1?***", text)
+    for setting in SECRET_SETTINGS:
+        value = os.environ.get(setting)
+        if value and len(value) >= 4:
+            text = text.replace(value, "***")
+    return text
+
+
+class _GdalErrors(logging.Filter):
+    """Notes the errors GDAL only logs (rasterio's ``GDAL signalled an error``), per thread.
+
+    Installed on rasterio's loggers while remote reads are watched; every
+    record passes on only where it would have passed anyway.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.watched: dict[int, list[str]] = {}
+        self.passing: dict[str, int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        errors = self.watched.get(record.thread or 0)
+        message = record.getMessage()
+        if errors is not None and message.startswith("GDAL signalled an error"):
+            errors.append(message)
+        return record.levelno >= self.passing.get(record.name, logging.WARNING)
+
+
+_filter = _GdalErrors()
+_watchers = 0
+_watch_lock = threading.Lock()
+_levels: dict[str, int] = {}
+#: rasterio's loggers that report GDAL's errors.
+_GDAL_LOGGERS = ("rasterio._err", "rasterio._env")
+
+
+@contextmanager
+def _gdal_errors_watched() -> Iterator[None]:
+    """While the block runs, errors GDAL only logs reach the watched reads.
+
+    rasterio reports such errors at INFO level; its loggers are opened to
+    that level for the block (the first of overlapping blocks opens them,
+    the last one closes them), and records pass on where they would have.
+    """
+    global _watchers
+    with _watch_lock:
+        if _watchers == 0:
+            for name in _GDAL_LOGGERS:
+                gdal_logger = logging.getLogger(name)
+                _levels[name] = gdal_logger.level
+                _filter.passing[name] = gdal_logger.getEffectiveLevel()
+                gdal_logger.addFilter(_filter)
+                gdal_logger.setLevel(logging.INFO)
+        _watchers += 1
+    try:
+        yield
+    finally:
+        with _watch_lock:
+            _watchers -= 1
+            if _watchers == 0:
+                for name in _GDAL_LOGGERS:
+                    gdal_logger = logging.getLogger(name)
+                    gdal_logger.removeFilter(_filter)
+                    gdal_logger.setLevel(_levels.pop(name, logging.NOTSET))
+
+
+def checked_read(name: str, window: Any, read: Callable[[], T]) -> T:
+    """``read()`` of ``name`` over ``window``; tried again on a network fault.
+
+    A read that raised, or during which GDAL logged an error in this thread
+    (a cut connection, a short body, HTTP 5xx or 429 after GDAL's own
+    retries), counts as failed: a block read after a fault is never used.
+    A local file is read once: its errors (a damaged or truncated file)
+    are not transient.
+
+    Parameters
+    ----------
+    name : str
+        The raster, for the messages.
+    window : rasterio.windows.Window or None
+        The part read, for the messages.
+    read : callable
+        The read itself.
+
+    Returns
+    -------
+    object
+        What ``read`` returned.
+
+    Raises
+    ------
+    SourceError
+        Naming the raster (without credentials), the window and GDAL's
+        reasons, once every try failed.
+    """
+    if not is_remote(name):
+        try:
+            return read()
+        except RasterioIOError as error:
+            raise SourceError(f"cannot read {name} ({_where(window)}), the file is damaged "
+                              f"or truncated: {_reasons(error)}") from None
+    pause = FIRST_PAUSE
+    ident = threading.get_ident()
+    with _gdal_errors_watched():
+        for attempt in range(1, READ_TRIES + 1):
+            errors: list[str] = []
+            _filter.watched[ident] = errors
+            try:
+                result = read()
+            except RasterioIOError as error:
+                reason = _reasons(error)
+            else:
+                if not errors:
+                    return result
+                reason = "; ".join(dict.fromkeys(errors))
+            finally:
+                _filter.watched.pop(ident, None)
+            if attempt < READ_TRIES:
+                logger.info("reading %s (%s) failed, try %d of %d: %s", redact(name),
+                            _where(window), attempt, READ_TRIES, redact(reason))
+                time.sleep(pause)
+                pause *= 2
+    raise SourceError(redact(f"cannot read {name} ({_where(window)}) in {READ_TRIES} tries "
+                             f"over the network: {reason}"))
+
+
+def _where(window: Any) -> str:
+    return "the whole raster" if window is None else str(window)
+
+
+def _reasons(error: BaseException) -> str:
+    """GDAL's messages behind a rasterio error, deepest first (rasterio chains them)."""
+    messages: list[str] = []
+    cause: BaseException | None = error
+    while cause is not None:
+        text = str(cause).strip()
+        if text and "See previous exception" not in text and text not in messages:
+            messages.append(text)
+        cause = cause.__cause__
+    return "; ".join(reversed(messages)) or type(error).__name__
+
+
+def check_remote_output(output: str | os.PathLike[str],
+                        inputs: list[str | os.PathLike[str]]) -> str:
+    """Check that a new raster can be written at the remote name ``output``.
+
+    Returns
+    -------
+    str
+        ``output`` as given.
+
+    Raises
+    ------
+    OutputError
+        For a URL that takes no new file (HTTP), or an output that is an input.
+    """
+    name = vsi_name(output)
+    if not name.startswith(WRITABLE_PREFIXES):
+        raise OutputError(f"cannot write {redact(os.fspath(output))}: over the network, new "
+                          "files go to object storage (s3://, gs://, az://...)")
+    for source in inputs:
+        if vsi_name(source) == name:
+            raise OutputError(f"the output {redact(os.fspath(output))} is also an input; "
+                              "choose another output")
+    return os.fspath(output)
+
+
+def upload(local: str | os.PathLike[str], output: str) -> None:
+    """Copy the finished file ``local`` to the remote name ``output``, whole.
+
+    Object storage shows a new object only once it is complete: a failure
+    leaves nothing under the key.
+
+    Raises
+    ------
+    OutputError
+        Naming the output (without credentials) and GDAL's reason.
+    """
+    try:
+        with rasterio.Env(**READ_SETTINGS):
+            rasterio.shutil.copyfiles(os.fspath(local), vsi_name(output))
+    except (RasterioError, CPLE_BaseError, OSError) as error:
+        raise OutputError(redact(f"uploading {output} failed: {error}")) from None
