@@ -16,7 +16,7 @@ from riogrande.prepare import as_size
 TARGET_BLOCK_BYTES = 8 * 2**20
 #: The same on an executor riogrande does not own (e.g. a Dask cluster), where
 #: scheduling a job costs milliseconds of messages.
-REMOTE_TARGET_BLOCK_BYTES = 40 * 2**20
+DISTRIBUTED_TARGET_BLOCK_BYTES = 40 * 2**20
 #: Each worker should get at least this many blocks, so that none idles at the end.
 MIN_BLOCKS_PER_WORKER = 4
 #: A block size asked for is warned about when it makes this many blocks or more...
@@ -53,7 +53,7 @@ def _pixel_interleaved_tiles(profile: dict[str, Any]) -> bool:
 
 
 def choose_block_size(
-    profile: dict[str, Any], workers: int = 1, band_reads: bool = False, remote: bool = False
+    profile: dict[str, Any], workers: int = 1, band_reads: bool = False, distributed: bool = False
 ) -> tuple[int, int]:
     """Pick a block size aligned to the file's internal blocks.
 
@@ -68,9 +68,9 @@ def choose_block_size(
     block cache spares the next band from doing it again; one tile keeps the
     cache a local worker needs to a few MB (:func:`gdal_cache_mb`).
 
-    On an executor riogrande does not own (``remote``) blocks hold about
-    :data:`REMOTE_TARGET_BLOCK_BYTES`, and band reads are not cut to one tile:
-    such workers keep GDAL's default cache (5 % of their RAM).
+    On an executor riogrande does not own (``distributed``) blocks hold about
+    :data:`DISTRIBUTED_TARGET_BLOCK_BYTES`, and band reads are not cut to one
+    tile: such workers keep GDAL's default cache (5 % of their RAM).
 
     Parameters
     ----------
@@ -80,7 +80,7 @@ def choose_block_size(
         Number of worker processes.
     band_reads : bool, default False
         Whether blocks are read band by band.
-    remote : bool, default False
+    distributed : bool, default False
         Whether the blocks run on an executor riogrande does not own.
 
     Returns
@@ -91,10 +91,11 @@ def choose_block_size(
     width, height = int(profile["width"]), int(profile["height"])
     tile_w, tile_h = internal_block_shape(profile)
     tile_w, tile_h = min(tile_w, width), min(tile_h, height)
-    if band_reads and not remote and _pixel_interleaved_tiles(profile):
+    if band_reads and not distributed and _pixel_interleaved_tiles(profile):
         return tile_w, tile_h
     pixel_bytes = np.dtype(profile["dtype"]).itemsize * int(profile.get("count", 1))
-    target_pixels = (REMOTE_TARGET_BLOCK_BYTES if remote else TARGET_BLOCK_BYTES) / pixel_bytes
+    target_pixels = (DISTRIBUTED_TARGET_BLOCK_BYTES if distributed
+                     else TARGET_BLOCK_BYTES) / pixel_bytes
     enough_blocks = width * height / (MIN_BLOCKS_PER_WORKER * max(workers, 1))
     target_pixels = max(min(target_pixels, enough_blocks), tile_w * tile_h)
     if tile_w >= width:  # strips: stack whole rows
@@ -111,7 +112,7 @@ def resolve_block_size(
     profile: dict[str, Any],
     workers: int = 1,
     band_reads: bool = False,
-    remote: bool = False,
+    distributed: bool = False,
 ) -> tuple[int, int]:
     """Validate a block size, or choose one when it is None.
 
@@ -123,7 +124,7 @@ def resolve_block_size(
         rasterio profile of the raster to read.
     workers : int, default 1
         Number of worker processes.
-    band_reads, remote : bool, default False
+    band_reads, distributed : bool, default False
         See :func:`choose_block_size`.
 
     Returns
@@ -142,7 +143,7 @@ def resolve_block_size(
     run works, but spends its time on per-block overhead.
     """
     if block_size is None:
-        return choose_block_size(profile, workers, band_reads, remote)
+        return choose_block_size(profile, workers, band_reads, distributed)
     size = as_size(block_size, "block_size")
     width, height = int(profile["width"]), int(profile["height"])
     blocks = -(-width // size[0]) * -(-height // size[1])

@@ -39,6 +39,7 @@ from riogrande.inputs import (
     open_named,
     output_nodata,
     run_options,
+    source_name,
     views_of,
 )
 from riogrande.io.checks import check_nodata
@@ -254,7 +255,8 @@ def plan_apply(
     """
     started = time.perf_counter()
     kwargs = dict(kwargs or {})
-    run = run_options(options, releases_gil=False)
+    names = inputs.values() if isinstance(inputs, Mapping) else [inputs]
+    run = run_options(options, releases_gil=False, inputs=[source_name(name) for name in names])
     if not callable(func):
         raise FunctionError(f"func must be callable, got {func!r}")
     name = getattr(func, "__qualname__", repr(func))

@@ -358,7 +358,8 @@ def plan_calculation(
     used = {name: sources[name] for name in compiled.bands}
     masked = nodata is not None or any(has_mask(sources[name], bands)
                                        for name, bands in compiled.bands.items())
-    options = check_run_options(run_options)  # numpy's work, which releases the GIL: threads
+    # numpy's work, which releases the GIL: threads
+    options = check_run_options(run_options, inputs=[source.name for source in used.values()])
     return plan_apply(compiled, used, output, bands=compiled.bands, dtype=dtype,
                       nodata=nodata, masked=masked, block_size=block_size,
                       count=compiled.count, cog=cog, creation_options=creation_options,

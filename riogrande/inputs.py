@@ -32,6 +32,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
+import rasterio.env
 
 from riogrande.blocks import resolve_block_size
 from riogrande.contexts import get_nbr_workers
@@ -45,11 +46,14 @@ from riogrande.errors import (
 from riogrande.io.checks import check_band_index, check_nodata, check_same_grid
 from riogrande.io.handles import dataset
 from riogrande.io.rasters import Band, Source
-from riogrande.pool import Pool, check_backend, is_remote
+from riogrande.io.remote import READ_SETTINGS, is_remote
+from riogrande.pool import Pool, check_backend, is_distributed
 from riogrande.prepare import View, create_views
 
 #: ``nodata="file"``: the raster's own nodata value, or 0 when it has none.
 FILE_NODATA = "file"
+#: Blocks read at once from rasters over the network, by threads, by default.
+REMOTE_READS = 16
 
 Progress = Callable[[int, int], Any]
 Cancel = Callable[[], bool]
@@ -84,6 +88,17 @@ class RunOptions:
         SIGTERM do.
     gdal_cachemax_mb : int or None
         GDAL block cache of each worker, in MB; chosen from the blocks when None.
+    gdal_settings : dict or None
+        GDAL configuration options of the reads, over riogrande's own for
+        rasters over the network (:data:`riogrande.io.remote.READ_SETTINGS`).
+
+    Notes
+    -----
+    A raster read over the network waits on round trips more than on the
+    CPUs: with threads (the default of the built-in jobs and expressions),
+    :data:`REMOTE_READS` blocks are read at once unless ``nbrcpu`` says
+    otherwise, and the options of a ``rasterio.Env`` the caller opened (a
+    session's credentials) go to worker processes too.
     """
 
     nbrcpu: int | None = None
@@ -94,6 +109,7 @@ class RunOptions:
     progress: Progress | None = None
     cancel: Cancel | None = None
     gdal_cachemax_mb: int | None = None
+    gdal_settings: dict[str, str] | None = None
 
     @property
     def workers(self) -> int:
@@ -124,7 +140,8 @@ class RunOptions:
         return options
 
 
-def run_options(options: Mapping[str, Any], *, releases_gil: bool = True) -> RunOptions:
+def run_options(options: Mapping[str, Any], *, releases_gil: bool = True,
+                inputs: Sequence[str | os.PathLike[str]] = ()) -> RunOptions:
     """Check a job's ``**run_options`` (see :class:`RunOptions`).
 
     Parameters
@@ -134,6 +151,8 @@ def run_options(options: Mapping[str, Any], *, releases_gil: bool = True) -> Run
     releases_gil : bool, default True
         Whether the work releases Python's GIL: threads by default, else
         processes (when neither a backend nor an executor is given).
+    inputs : list of str or path-like
+        The rasters read: network reads get their own defaults.
 
     Returns
     -------
@@ -157,7 +176,16 @@ def run_options(options: Mapping[str, Any], *, releases_gil: bool = True) -> Run
     backend = check_backend(checked.backend, checked.start_method, checked.executable)
     if backend is None and checked.executor is None:
         backend = "threads" if releases_gil else "processes"
-    return replace(checked, backend=backend)
+    checked = replace(checked, backend=backend)
+    if not any(is_remote(name) for name in inputs):
+        return checked
+    nbrcpu = checked.nbrcpu
+    if nbrcpu is None and backend == "threads" and checked.executor is None:
+        nbrcpu = max(REMOTE_READS, get_nbr_workers())
+    caller = rasterio.env.getenv() if rasterio.env.hasenv() else {}
+    return replace(checked, nbrcpu=nbrcpu, gdal_settings={
+        **READ_SETTINGS, **{key: str(value) for key, value in caller.items()},
+        **(checked.gdal_settings or {})})
 
 
 def check_sendable(value: Any, options: RunOptions, what: str,
@@ -180,6 +208,11 @@ def check_sendable(value: Any, options: RunOptions, what: str,
             f"{problem}). Define it at module level (not a lambda or a function defined "
             "inside another), or run it on threads: backend='threads'"
         ) from None
+
+
+def source_name(source: PathOrSource) -> str:
+    """The dataset name of a path or a :class:`Source`, as given."""
+    return source.name if isinstance(source, Source) else os.fspath(source)
 
 
 def open_source(source: PathOrSource) -> Source:
@@ -382,6 +415,6 @@ def views_of(profile: Mapping[str, Any], block_size: Sequence[int] | None,
         For a block size or border that is not a pair of integers.
     """
     block = resolve_block_size(block_size, dict(profile), options.workers, band_reads=band_reads,
-                               remote=is_remote(options.executor))
+                               distributed=is_distributed(options.executor))
     views, inner_views = create_views(block, border, (profile["width"], profile["height"]))
     return block, views, inner_views

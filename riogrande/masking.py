@@ -40,6 +40,7 @@ from riogrande.inputs import (
     open_bands,
     open_source,
     run_options,
+    source_name,
     views_of,
 )
 from riogrande.io.rasters import Band, Source
@@ -204,7 +205,7 @@ def plan_mask(
     started = time.perf_counter()
     spec = OutputSpec(encoding, keep_values, output_nodata, cog, driver, creation_options)
     check_logic(logic)
-    run = run_options(options, releases_gil=isinstance(logic, str))
+    run = run_options(options, releases_gil=isinstance(logic, str), inputs=[source_name(source)])
     check_sendable(logic, run, f"the logic callable {logic!r}", UnsupportedLogicError)
     with logging_level(verbose):
         source = open_source(source)
@@ -325,7 +326,9 @@ def plan_selector(
     if not in_memory and output is None and encoding != "sidecar":
         raise OutputError("write_selector needs output= (or encoding='sidecar' for the "
                           "first raster's .msk file)")
-    run = run_options(options)
+    extra = [extra_masking_band] if extra_masking_band is not None else []
+    run = run_options(options, inputs=[source_name(band.source) for band in (*bands, *extra)
+                                       if isinstance(band, Band)])
     with logging_level(verbose):
         selected, extra_band = open_bands(bands, extra_masking_band)
         selected_and_extra = [*selected, *([extra_band] if extra_band is not None else [])]

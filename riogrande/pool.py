@@ -377,7 +377,7 @@ class Pool:
                           in_process=self.backend == "threads", release=release)
 
 
-def is_remote(executor: Any) -> bool:
+def is_distributed(executor: Any) -> bool:
     """Tell whether jobs sent to ``executor`` may run on other machines.
 
     Parameters

@@ -32,8 +32,9 @@ import logging
 import queue
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
+from dataclasses import dataclass
 from typing import Any
 
 from riogrande.contexts import get_nbr_workers
@@ -46,6 +47,7 @@ from riogrande.errors import (
     WorkerLostError,
 )
 from riogrande.io import gdal_cache, handles
+from riogrande.io.remote import gdal_options
 from riogrande.messages import KILL
 from riogrande.pool import (
     WorkerPool,
@@ -76,7 +78,8 @@ class _Collector:
 
 
 def execute_job(worker: Callable[..., Any], job: dict[str, Any], queue_param: str,
-                datasets: handles.RunDatasets | None = None) -> list[Any]:
+                datasets: handles.RunDatasets | None = None,
+                settings: Mapping[str, str] | None = None) -> list[Any]:
     """Run ``worker(**job)`` with a collecting queue; return what it enqueued.
 
     This is the function the pool runs. Exceptions come back as
@@ -94,6 +97,8 @@ def execute_job(worker: Callable[..., Any], job: dict[str, Any], queue_param: st
         Name of the worker's queue parameter (``"out_q"``, ``"aggr_q"``).
     datasets : riogrande.io.handles.RunDatasets, optional
         In a thread of the calling process: the run's open datasets.
+    settings : mapping, optional
+        GDAL configuration options of the job (in another process).
 
     Returns
     -------
@@ -103,7 +108,8 @@ def execute_job(worker: Callable[..., Any], job: dict[str, Any], queue_param: st
     collector = _Collector()
     try:
         # the bands of a block share their tiles in GDAL's cache
-        with handles.job_cache() if datasets is None else datasets.in_this_thread():
+        with handles.job_cache() if datasets is None else datasets.in_this_thread(), \
+                gdal_options(settings):
             worker(**job, **{queue_param: collector})
     except Exception as error:
         view = job.get("view")
@@ -215,6 +221,7 @@ def run_views(
     gdal_cachemax_mb: int | None = None,
     executor: Any = None,
     backend: str | None = None,
+    gdal_settings: Mapping[str, str] | None = None,
 ) -> Any:
     """Run ``worker`` once per job in a pool of workers, feeding ``aggregator``.
 
@@ -267,6 +274,10 @@ def run_views(
         that hold the GIL: pure Python loops) or threads of this process
         (for tasks that release it: numpy, GDAL reads; no start-up cost).
         ``start_method`` or ``executable`` imply processes.
+    gdal_settings : mapping, optional
+        GDAL configuration options of the reads (those of rasters over the
+        network, a caller's credentials): set in this process for the run,
+        and for each job run in another process.
 
     Returns
     -------
@@ -292,32 +303,40 @@ def run_views(
         raise ValueError("pass either executor= or the options of workers started for the run "
                          "(backend, start_method, executable), not both")
     workers = min(get_nbr_workers(nbrcpu), max(total, 1))
-    with stop_on_signals(cancel) as stop:
+    settings = dict(gdal_settings or {})
+    with stop_on_signals(cancel) as stop, gdal_options(settings):
+        work = _Work(worker, queue_param, progress, stop, on_message, settings)
         if executor is None and backend == "threads":
-            return _run(thread_pool(workers), worker, job_list, aggregator, queue_param,
-                        progress, stop, on_message, gdal_cachemax_mb)
+            return _run(thread_pool(workers), work, job_list, aggregator, gdal_cachemax_mb)
         with default_start_method_kept() as application_method:
             if executor is not None:
-                pool = external_pool(executor, nbrcpu)
-                return _run(pool, worker, job_list, aggregator, queue_param, progress, stop,
-                            on_message, gdal_cachemax_mb)
+                return _run(external_pool(executor, nbrcpu), work, job_list, aggregator,
+                            gdal_cachemax_mb)
             method = start_method or application_method or "spawn"
             started = local_pool(workers, method, executable, gdal_cachemax_mb)
             try:
-                return _run(started, worker, job_list, aggregator, queue_param, progress,
-                            stop, on_message, gdal_cachemax_mb)
+                return _run(started, work, job_list, aggregator, gdal_cachemax_mb)
             finally:
                 started.close()  # already closed by the run's clean-up, unless it failed
 
 
-def _run(pool: WorkerPool, worker: Callable[..., Any], job_list: Sequence[dict[str, Any]],
-         aggregator: Callable[[queue.Queue], Any], queue_param: str, progress: Progress | None,
-         cancel: Cancel | None, on_message: Callable[[Any], None] | None,
-         gdal_cachemax_mb: int | None) -> Any:
+@dataclass(frozen=True)
+class _Work:
+    """What every job of a run shares: the worker, its queue's name, the callbacks."""
+
+    worker: Callable[..., Any]
+    queue_param: str
+    progress: Progress | None
+    cancel: Cancel
+    on_message: Callable[[Any], None] | None
+    settings: dict[str, str]
+
+
+def _run(pool: WorkerPool, work: _Work, job_list: Sequence[dict[str, Any]],
+         aggregator: Callable[[queue.Queue], Any], gdal_cachemax_mb: int | None) -> Any:
     logger.info("processing %d views with %s", len(job_list), pool.description)
     with _gdal_cache_of_run(pool, gdal_cachemax_mb):
-        return _drive(pool, worker, job_list, aggregator, queue_param, progress, cancel,
-                      on_message)
+        return _drive(pool, work, job_list, aggregator)
 
 
 def _gdal_cache_of_run(pool: WorkerPool, gdal_cachemax_mb: int | None) -> Any:
@@ -332,21 +351,16 @@ def _gdal_cache_of_run(pool: WorkerPool, gdal_cachemax_mb: int | None) -> Any:
     return gdal_cache.capped_for_run(int(gdal_cachemax_mb) * pool.workers * 2**20)
 
 
-def _drive(
-    pool: WorkerPool,
-    worker: Callable[..., Any],
-    job_list: Sequence[dict[str, Any]],
-    aggregator: Callable[[queue.Queue], Any],
-    queue_param: str,
-    progress: Progress | None,
-    cancel: Cancel | None,
-    on_message: Callable[[Any], None] | None,
-) -> Any:
+def _drive(pool: WorkerPool, work: _Work, job_list: Sequence[dict[str, Any]],
+           aggregator: Callable[[queue.Queue], Any]) -> Any:
     """Submit jobs with at most ``pool.in_flight`` running or waiting; feed the aggregator."""
     total = len(job_list)
+    progress, on_message = work.progress, work.on_message
+    # threads of this process have the run's GDAL settings already
+    settings = None if pool.in_process else work.settings
 
     def should_stop() -> None:
-        if cancel is not None and cancel():
+        if work.cancel():
             raise RunCancelledError("the run was cancelled")
 
     # The aggregator thread starts after the first jobs are submitted: with
@@ -367,8 +381,8 @@ def _drive(
             while next_job < total and len(pending) < pool.in_flight:
                 job = job_list[next_job]
                 try:
-                    future = pool.executor.submit(execute_job, worker, job, queue_param,
-                                                  datasets)
+                    future = pool.executor.submit(execute_job, work.worker, job,
+                                                  work.queue_param, datasets, settings)
                 except BrokenExecutor as error:  # a worker died before its result came
                     raise _worker_lost([job.get("view"), *pending.values()]) from error
                 pending[future] = job.get("view")

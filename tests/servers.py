@@ -6,13 +6,15 @@ latency added to every answer and faults injected on purpose: HTTP 503 and
 429, a connection cut in the middle of a body, a body shorter than its
 ``Content-Length``. It counts the requests and the bytes it sends and keeps
 every range asked for. :class:`S3Server` is moto's S3-compatible server,
-with fake credentials. Both stop at the end of their ``with`` block.
+with fake credentials. Both run in a process of their own and stop at the
+end of their ``with`` block.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing
 import os
 import random
 import re
@@ -26,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 HOST = "127.0.0.1"
+
+#: Processes of the servers running now (they are not a run's workers).
+SERVER_PIDS: set[int] = set()
 #: Faults a request can meet.
 FAULTS = ("503", "429", "cut", "short")
 _RANGE = re.compile(r"(\d*)-(\d*)")
@@ -55,6 +60,13 @@ class Faults:
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
         self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:  # sent to the server's process
+        return {"rate": self.rate, "kinds": self.kinds, "seed": self.seed, "next": self.next}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__post_init__()
 
     def draw(self) -> str | None:
         """The fault of a new body request, or None."""
@@ -218,8 +230,41 @@ class _Server(ThreadingHTTPServer):
     traffic: Traffic
 
 
+def _serve_files(root: str, latency: float, faults: Faults, control: Any) -> None:
+    """The server process of :class:`RangeServer`: serve, answer ``control``'s questions."""
+    server = _Server((HOST, 0), _Handler)
+    server.root = Path(root).resolve()
+    server.latency = latency
+    server.faults = faults
+    server.traffic = Traffic()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    control.send(server.server_address[1])
+    while True:
+        try:
+            command, value = control.recv()
+        except EOFError:  # the test process is gone
+            command, value = "stop", None
+        if command == "traffic":
+            with server.traffic.lock:
+                control.send((server.traffic.requests, server.traffic.bytes,
+                              dict(server.traffic.faults), list(server.traffic.ranges)))
+        elif command == "faults":
+            server.faults = value
+            control.send(None)
+        else:
+            server.shutdown()
+            server.server_close()
+            control.send(None)
+            return
+
+
 class RangeServer:
     """An HTTP server of the files of ``root``, with range requests, latency and faults.
+
+    It runs in a process of its own: GDAL makes some requests while rasterio
+    holds Python's lock, which a server thread of the same process would
+    need to answer them.
 
     Parameters
     ----------
@@ -238,44 +283,58 @@ class RangeServer:
 
     def __init__(self, root: str | os.PathLike[str], latency: float = 0.0,
                  faults: Faults | None = None) -> None:
-        self._server = _Server((HOST, 0), _Handler)
-        self._server.root = Path(root).resolve()
-        self._server.latency = latency
-        self._server.faults = faults or Faults()
-        self._server.traffic = Traffic()
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True,
-                                        name="range-server")
-
-    @property
-    def port(self) -> int:
-        """The port it listens on (chosen by the system)."""
-        return int(self._server.server_address[1])
+        self._root = os.fspath(Path(root).resolve())
+        self._latency = latency
+        self._faults = faults or Faults()
+        self._control: Any = None
+        self._process: Any = None
+        self.port = 0
 
     @property
     def traffic(self) -> Traffic:
         """What it was asked and sent so far."""
-        return self._server.traffic
+        self._control.send(("traffic", None))
+        requests, sent, faults, ranges = self._control.recv()
+        return Traffic(requests, sent, faults, ranges)
 
-    @property
-    def faults(self) -> Faults:
-        """The faults still to come."""
-        return self._server.faults
+    def set_faults(self, faults: Faults) -> None:
+        """The faults of the requests to come."""
+        self._control.send(("faults", faults))
+        self._control.recv()
 
     def url(self, name: str) -> str:
         """The URL of the file ``name`` of the folder."""
         return f"http://{HOST}:{self.port}/{name}"
 
     def start(self) -> RangeServer:
-        """Start serving, in a thread of this process."""
-        self._thread.start()
+        """Start serving, in a process of its own."""
+        context = multiprocessing.get_context("spawn")
+        self._control, child = context.Pipe()
+        self._process = context.Process(target=_serve_files, daemon=True,
+                                        args=(self._root, self._latency, self._faults, child))
+        self._process.start()
+        SERVER_PIDS.add(self._process.pid)
+        child.close()
+        if not self._control.poll(60):
+            self._process.kill()
+            raise RuntimeError("the range server did not start within 60 s")
+        self.port = int(self._control.recv())
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the socket (answers in progress end with it)."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        """Stop serving (answers in progress end with it) and end the process."""
+        if self._process is None:
+            return
+        with contextlib.suppress(OSError, EOFError):
+            self._control.send(("stop", None))
+            self._control.poll(5) and self._control.recv()
+        self._process.join(5)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        SERVER_PIDS.discard(self._process.pid)
+        self._control.close()
+        self._process = None
 
     def __enter__(self) -> RangeServer:
         return self.start()
@@ -284,33 +343,87 @@ class RangeServer:
         self.stop()
 
 
-#: Fake credentials of the S3 server: nothing real is ever used.
+#: Fake credentials of the S3 server's set-up calls: nothing real is ever used.
 FAKE_KEY_ID = "riogrande-test-key"
 FAKE_SECRET = "riogrande-test-secret-not-real"
 
 
-class S3Server:
-    """moto's S3-compatible server on 127.0.0.1, with fake credentials.
+def _serve_s3(control: Any) -> None:
+    """The server process of :class:`S3Server`: signatures checked once a user has keys."""
+    os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = str(len(_IAM_SET_UP))  # before moto reads it
+    from moto.server import ThreadedMotoServer
 
-    :meth:`gdal_env` gives the GDAL/AWS settings that point rasterio at it.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+    server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
+    server.start()
+    control.send(int(server._server.server_port))  # the port the system chose
+    with contextlib.suppress(EOFError):
+        control.recv()
+    server.stop()
+    with contextlib.suppress(OSError):
+        control.send(None)
+
+
+#: The calls that give the server's user its keys, the only ones made without them.
+_IAM_SET_UP = ("create_user", "put_user_policy", "create_access_key")
+
+
+class S3Server:
+    """moto's S3-compatible server on 127.0.0.1, in a process of its own.
+
+    Requests are signed with the fake keys of a user the server makes at
+    start (a wrong secret is refused, as by S3); :meth:`gdal_env` gives the
+    GDAL/AWS settings that point rasterio at it.
     """
 
     def __init__(self) -> None:
-        from moto.server import ThreadedMotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
-        self._server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
+        self._control: Any = None
+        self._process: Any = None
         self.port = 0
+        self.key_id = ""
+        self.secret = ""
 
     def start(self) -> S3Server:
-        """Start the server (in a thread of this process)."""
-        self._server.start()
-        self.port = int(self._server._server.server_port)  # the port the system chose
+        """Start the server."""
+        context = multiprocessing.get_context("spawn")
+        self._control, child = context.Pipe()
+        self._process = context.Process(target=_serve_s3, args=(child,), daemon=True)
+        self._process.start()
+        SERVER_PIDS.add(self._process.pid)
+        child.close()
+        if not self._control.poll(120):
+            self._process.kill()
+            raise RuntimeError("the S3 server did not start within 120 s")
+        self.port = int(self._control.recv())
+        self._make_user()
         return self
 
+    def _make_user(self) -> None:
+        import boto3
+
+        iam = boto3.client("iam", endpoint_url=self.endpoint, region_name="us-east-1",
+                           aws_access_key_id=FAKE_KEY_ID, aws_secret_access_key=FAKE_SECRET)
+        iam.create_user(UserName="riogrande-test")
+        iam.put_user_policy(UserName="riogrande-test", PolicyName="everything",
+                            PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": '
+                                           '"Allow", "Action": "*", "Resource": "*"}]}')
+        key = iam.create_access_key(UserName="riogrande-test")["AccessKey"]
+        self.key_id, self.secret = key["AccessKeyId"], key["SecretAccessKey"]
+
     def stop(self) -> None:
-        """Stop the server."""
-        self._server.stop()
+        """Stop the server and end its process."""
+        if self._process is None:
+            return
+        with contextlib.suppress(OSError, EOFError):
+            self._control.send("stop")
+            self._control.poll(5) and self._control.recv()
+        self._process.join(5)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        SERVER_PIDS.discard(self._process.pid)
+        self._control.close()
+        self._process = None
 
     @property
     def endpoint(self) -> str:
@@ -320,8 +433,8 @@ class S3Server:
     def gdal_env(self) -> dict[str, str]:
         """GDAL's and AWS's settings for this server (plain HTTP, path-style addresses)."""
         return {"AWS_S3_ENDPOINT": f"{HOST}:{self.port}", "AWS_HTTPS": "NO",
-                "AWS_VIRTUAL_HOSTING": "FALSE", "AWS_ACCESS_KEY_ID": FAKE_KEY_ID,
-                "AWS_SECRET_ACCESS_KEY": FAKE_SECRET, "AWS_REGION": "us-east-1",
+                "AWS_VIRTUAL_HOSTING": "FALSE", "AWS_ACCESS_KEY_ID": self.key_id,
+                "AWS_SECRET_ACCESS_KEY": self.secret, "AWS_REGION": "us-east-1",
                 "AWS_NO_SIGN_REQUEST": "NO"}
 
     def client(self) -> Any:
@@ -329,7 +442,7 @@ class S3Server:
         import boto3
 
         return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
-                            aws_access_key_id=FAKE_KEY_ID, aws_secret_access_key=FAKE_SECRET)
+                            aws_access_key_id=self.key_id, aws_secret_access_key=self.secret)
 
     def __enter__(self) -> S3Server:
         return self.start()

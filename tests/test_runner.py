@@ -33,14 +33,20 @@ from riogrande.runner import run_views
 from . import tasks
 from .conftest import file_sha256
 from .reference import leftovers, mask_reference, read_all, selector_reference
+from .servers import SERVER_PIDS
 
 INFRASTRUCTURE = ("resource_tracker", "forkserver")
 
 
 def worker_processes():
-    """Child processes of the test process, except multiprocessing's own helpers."""
+    """Child processes of the test process, except multiprocessing's helpers and test servers."""
     found = []
+    servers = [psutil.Process(pid) for pid in SERVER_PIDS if psutil.pid_exists(pid)]
+    serving = set(SERVER_PIDS) | {child.pid for server in servers
+                                  for child in server.children(recursive=True)}
     for child in psutil.Process().children(recursive=True):
+        if child.pid in serving:
+            continue
         try:
             if child.status() == psutil.STATUS_ZOMBIE:
                 continue

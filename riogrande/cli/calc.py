@@ -13,6 +13,7 @@ from riogrande.cli.options import (
     OUTPUT_HINT,
     CreationOption,
     NodataValue,
+    OutputPath,
     RasterPath,
     backend_opt,
     block_size_opt,
@@ -89,7 +90,7 @@ def report_fields(report: Any) -> dict[str, Any]:
 @click.option("-i", "--input", "inputs", type=NamedRaster(), multiple=True, required=True,
               metavar="NAME=RASTER",
               help="An input raster and its name in EXPR (repeat for several).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+@click.option("-o", "--output", type=OutputPath(), required=True,
               help="New GeoTIFF on the grid of the first input.")
 @overwrite_opt
 @click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True,
@@ -114,7 +115,7 @@ def report_fields(report: Any) -> dict[str, Any]:
 def calc(
     expression: str,
     inputs: tuple[tuple[str, str], ...],
-    output: Path,
+    output: Path | str,
     overwrite: bool,
     dtype: str,
     nodata: int | float | None,

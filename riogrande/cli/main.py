@@ -14,13 +14,16 @@ from riogrande.cli.info import info
 from riogrande.cli.mask import mask
 from riogrande.cli.selector import selector
 from riogrande.cli.stderr import native_stderr_hidden
+from riogrande.io.remote import redact
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 
 @click.group(name="grande", cls=InterruptibleGroup,
              context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", count=True, help="Log more on stderr (-v: INFO, -vv: DEBUG).")
+@click.option("-v", "--verbose", count=True,
+              help="Log more on stderr (-v: INFO, -vv: DEBUG, rasterio's and GDAL's too); "
+                   "credentials are never shown.")
 @click.version_option(__version__, prog_name="riogrande")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int) -> None:
@@ -33,8 +36,21 @@ def cli(ctx: click.Context, verbose: int) -> None:
         ctx.with_resource(native_stderr_hidden())
         logging.getLogger("rasterio").setLevel(logging.CRITICAL)
     logging.basicConfig(format=LOG_FORMAT)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(SecretsHidden())
     if verbose:
         logging.getLogger("riogrande").setLevel(logging.INFO if verbose == 1 else logging.DEBUG)
+    if verbose > 1:  # rasterio's and GDAL's messages too
+        logging.getLogger("rasterio").setLevel(logging.DEBUG)
+
+
+class SecretsHidden(logging.Filter):
+    """Shows no credential in a log line: URLs' passwords and signatures, secret settings."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record's message in place; let it through."""
+        record.msg, record.args = redact(record.getMessage()), None
+        return True
 
 
 cli.add_command(mask)

@@ -67,7 +67,7 @@ PARAM_HINTS = {
 @quiet_opt
 def mask(
     src: str,
-    output: Path | None,
+    output: Path | str | None,
     in_place: bool,
     overwrite: bool,
     bands: list[int] | None,

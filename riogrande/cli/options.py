@@ -17,6 +17,7 @@ import click
 from riogrande.errors import OutputError
 from riogrande.io.checks import check_output_path, same_file
 from riogrande.io.names import is_plain_path
+from riogrande.io.remote import exists, is_remote, redact
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,6 +42,23 @@ class RasterPath(click.ParamType):
         if path.is_dir():
             self.fail(f"{text!r} is a directory, not a raster file", param, ctx)
         return text
+
+
+class OutputPath(click.ParamType):
+    """A new raster: a path of this machine, or a name in object storage (``s3://...``)."""
+
+    name = "path"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Path | str:
+        """Return a :class:`~pathlib.Path`, or the remote name as it is."""
+        text = os.fspath(value)
+        if is_remote(text):
+            return text
+        path = Path(text)
+        if path.is_dir():
+            self.fail(f"{text!r} is a directory, not a file name", param, ctx)
+        return path
 
 
 class BandList(click.ParamType):
@@ -148,7 +166,7 @@ src_arg = click.argument("src", type=RasterPath())
 def output_opt(required: bool = False) -> Callable[[F], F]:
     """The ``-o/--output`` option: a new GeoTIFF."""
     return click.option(
-        "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=required,
+        "-o", "--output", type=OutputPath(), required=required,
         help="New raster (by default a single-band uint8 GeoTIFF: 1 valid, 0 masked).",
     )
 
@@ -241,7 +259,7 @@ SIDECAR_HINT = "'--as sidecar'"
 
 
 def check_outputs(
-    outputs: Mapping[str, Path | None], inputs: Sequence[str], overwrite: bool
+    outputs: Mapping[str, Path | str | None], inputs: Sequence[str], overwrite: bool
 ) -> None:
     """Check the files a command will write against each other, before any work starts.
 
@@ -252,9 +270,9 @@ def check_outputs(
 
     Parameters
     ----------
-    outputs : mapping of str to path or None
-        The option naming each output (``"'-o' / '--output'"``) and its path;
-        None for an output not asked for.
+    outputs : mapping of str to path, str or None
+        The option naming each output (``"'-o' / '--output'"``) and its path
+        (a ``str`` in object storage); None for an output not asked for.
     inputs : list of str
         The rasters the command reads.
     overwrite : bool
@@ -267,6 +285,11 @@ def check_outputs(
     """
     given = [(hint, path) for hint, path in outputs.items() if path is not None]
     for number, (hint, path) in enumerate(given):
+        if isinstance(path, str):  # in object storage
+            if not overwrite and exists(path):
+                raise click.BadParameter(f"{redact(path)} already exists; add --overwrite to "
+                                         "replace it", param_hint=hint)
+            continue
         for other_hint, other in given[number + 1:]:
             if same_file(path, other):
                 raise click.BadParameter(

@@ -62,7 +62,7 @@ MASK_READERS = {"band": "band", "dataset": "source"}
 @quiet_opt
 def selector(
     sources: tuple[str, ...],
-    output: Path | None,
+    output: Path | str | None,
     overwrite: bool,
     bands: list[int] | None,
     mask_source: str,

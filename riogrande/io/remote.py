@@ -19,10 +19,11 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import rasterio.env
 import rasterio.shutil
 from rasterio._err import CPLE_BaseError  # GDAL errors rasterio passes through as they are
 from rasterio.errors import RasterioError, RasterioIOError
@@ -184,6 +185,22 @@ def _gdal_errors_watched() -> Iterator[None]:
                     gdal_logger.setLevel(_levels.pop(name, logging.NOTSET))
 
 
+@contextmanager
+def gdal_options(settings: Mapping[str, str] | None) -> Iterator[None]:
+    """GDAL configuration options for the ``with`` block, credentials included.
+
+    ``rasterio.Env(**options)`` refuses AWS credentials as options (it
+    wants a session); a caller's session reaches worker processes as the
+    options it set, which are set here the way rasterio's sessions set them.
+    """
+    if not settings:
+        yield
+        return
+    with rasterio.Env():
+        rasterio.env.setenv(**settings)
+        yield
+
+
 def checked_read(name: str, window: Any, read: Callable[[], T]) -> T:
     """``read()`` of ``name`` over ``window``; tried again on a network fault.
 
@@ -283,6 +300,14 @@ def check_remote_output(output: str | os.PathLike[str],
             raise OutputError(f"the output {redact(os.fspath(output))} is also an input; "
                               "choose another output")
     return os.fspath(output)
+
+
+def exists(name: str) -> bool:
+    """Whether a raster already stands under the remote name ``name``."""
+    try:
+        return bool(rasterio.shutil.exists(vsi_name(name)))
+    except (RasterioError, CPLE_BaseError):  # GDAL says "no such key" by an error
+        return False
 
 
 def upload(local: str | os.PathLike[str], output: str) -> None:
