@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 
 import numpy as np
@@ -185,6 +186,37 @@ def test_find_indexes_any_and_find_index(make_raster, caplog):
     assert "no bands" in caplog.text
     with pytest.raises(ValueError, match="mode"):
         source.find_indexes({}, mode="some")
+
+
+def bands_tagged(pattern, ns="GEORACOON", **tags):
+    """The (path, bidx) pairs whose raw GDAL metadata holds ``tags`` as JSON text (rasterio)."""
+    wanted = {key: json.dumps(value) for key, value in tags.items()}
+    found = []
+    for path in sorted(glob.glob(pattern)):
+        with rasterio.open(path) as src:
+            for bidx in (*src.indexes, 0):
+                if wanted.items() <= src.tags(bidx, ns=ns).items():
+                    found.append((path, bidx or None))
+    return found
+
+
+def test_get_bands_by_tag_keywords(make_raster, tmp_path):
+    first = package_tagged(make_raster)
+    second = make_raster(count=2)
+    Source(second).set_tags(1, {"category": "slope", "order": 2})
+    Source(second).set_tags(0, {"category": "slope"})
+    with rasterio.open(second, "r+") as dst:
+        dst.update_tags(2, ns="OTHER", category=json.dumps("slope"))
+    pattern = str(tmp_path / "*.tif")
+    expected = bands_tagged(pattern, category="slope")
+    assert expected == [(str(first), 2), (str(second), 1), (str(second), None)]
+    assert get_bands_by_tag(source=pattern, category="slope") == expected
+    assert get_bands_by_tag(pattern, category="slope") == expected
+    assert get_bands_by_tag(source=pattern, category="slope", order=2) == bands_tagged(
+        pattern, category="slope", order=2) == [(str(first), 2), (str(second), 1)]
+    assert get_bands_by_tag(source=pattern, ns="OTHER", category="slope") == bands_tagged(
+        pattern, "OTHER", category="slope") == [(str(second), 2)]
+    assert get_bands_by_tag(source=str(second), category="slope") == expected[1:]
 
 
 def test_get_bands_by_tag(make_raster, tmp_path):
