@@ -126,7 +126,8 @@ def test_coonfit_like_workflow(tmp_path):
     # 7. a quicklook-style 8-bit version of the model over the selected cells
     scaled = convert_to_dtype(np.where(selector, model_expected, np.nan), "uint8",
                               in_range=model_expected[selector], out_range="uint8")
-    reference = np.rint((model_expected.astype(np.float64) - low) / (high - low) * 255)
+    low, high = float(low), float(high)
+    reference = (model_expected.astype(np.float64) - low) * (255 / (high - low))
     assert np.array_equal(scaled[selector], reference[selector].astype(np.uint8))
     assert leftovers(tmp_path) == []
 
