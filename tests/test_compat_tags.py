@@ -150,7 +150,8 @@ def test_band_get_bidx_match_names_tags_not_substrings(make_raster):
     with pytest.raises(BandSelectionNoMatchError):
         Band(Source(path), bidx=4, tags={"category": "slope"}).get_bidx(match="category")
     assert Band(Source(path), bidx=3, tags={"category": "slope"}).get_bidx() == 3  # index wins
-    assert Band(Source(path)).get_bidx() == 1
+    with pytest.raises(BandSelectionNoMatchError, match="neither index nor tags"):
+        Band(Source(path)).get_bidx()  # three bands: which one?
 
 
 def test_band_export_and_import_tags(make_raster):
