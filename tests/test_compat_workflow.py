@@ -113,8 +113,12 @@ def test_coonfit_like_workflow(tmp_path):
     found = Source(output).get_band(category="model")
     assert found.bidx == 1 and found.tags["weights"] == WEIGHTS
 
-    # 6. compress it: data, tags and nodata survive
-    Source(output).compress(compression="deflate")
+    # 6. compress it (the file moves to <stem>_compress.tif): data, tags and nodata survive
+    model = Source(output)
+    model.compress(compression="deflate")
+    assert model.path == output.with_name("lst_model_order_1_compress.tif")
+    assert not output.exists()
+    output = model.path
     with rasterio.open(output) as out:
         assert out.compression.value == "DEFLATE"
         assert np.array_equal(out.read(1), model_expected, equal_nan=True)
