@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import pickle
 import shutil
@@ -293,11 +294,16 @@ def test_unknown_mask_reader(use):
     assert band.mask_use == "band"
 
 
-def test_band_status_properties(make_raster, tmp_path):
+def test_band_status_properties(make_raster, tmp_path, caplog):
     path = make_raster(count=2)
     assert Band(path, 2).index_exists and Band(path, 2).source_exists
     assert not Band(path, 3).index_exists and not Band(path).index_exists
     assert not Band(tmp_path / "none.tif", 1).source_exists
+    Source(path).set_tags(2, {"category": "b"})
+    with caplog.at_level(logging.INFO, logger="riogrande.io.models"):
+        assert Band(path, tags={"category": "b"}).status is None
+    assert "file exists: True" in caplog.text and "index: None (exists: False)" in caplog.text
+    assert "bands with all the tags: [2]" in caplog.text
 
 
 def test_bands_with_any_tag_values_compare_and_hash():

@@ -24,6 +24,7 @@ from riogrande.io import (
     update_band,
     write_band,
 )
+from riogrande.io.checks import check_output_path
 from riogrande.io.exceptions import (
     BandSelectionNoMatchError,
     OutputError,
@@ -31,8 +32,6 @@ from riogrande.io.exceptions import (
     RiograndeError,
     UnknownExtensionError,
 )
-
-from riogrande.io.checks import check_output_path
 from riogrande.parallel import compute_mask
 
 from .conftest import file_sha256, random_mask, synthetic_data, write_raster

@@ -22,6 +22,7 @@ from riogrande.helper import (
     output_filename,
 )
 from riogrande.io import Band, Source
+from riogrande.masking import write_selector
 from riogrande.parallel import combine_views, compute_mask, prepare_selector, process_block
 from riogrande.prepare import create_views
 
@@ -150,3 +151,11 @@ def test_bands_chosen_by_tags_only_run_in_workers(tmp_path):
     compute_mask(stack, BLOCK, nodata=np.nan, logic="any", bands=bands[:1], output=output,
                  nbrcpu=2)
     assert np.array_equal(read_all(output)[0], (~np.isnan(data[2])).astype(np.uint8))
+    # the engine's own selector, keeping the values of the bands found by their tags
+    kept = tmp_path / "kept.tif"
+    write_selector(*bands, output=kept, encoding="nodata", keep_values=True, nbrcpu=2)
+    with rasterio.open(kept) as out:
+        assert out.count == 2
+        assert np.array_equal(out.read(), np.where(np.isnan(data[[2, 0]]).any(axis=0),
+                                                   out.nodata, data[[2, 0]]), equal_nan=True)
+    assert all(band.bidx is None for band in bands)
