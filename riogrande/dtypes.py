@@ -90,8 +90,8 @@ def convert_to_dtype(
     mapped onto a floating point type: its full range cannot be a target).
     The arithmetic runs in float64. Integer results are truncated towards
     zero, as numpy's cast does, after values outside ``out_range`` have been
-    clipped to it (with a ``RuntimeWarning``); NaN becomes 0 (clipped into
-    ``out_range``) in integer results.
+    clipped to it (with a ``RuntimeWarning``); NaN becomes 0 in integer
+    results (with a ``RuntimeWarning``).
 
     Parameters
     ----------
@@ -139,7 +139,12 @@ def convert_to_dtype(
     if np.issubdtype(target, np.integer):
         largest, smallest = dtype_range(target)
         low, high = max(out_min, smallest), min(out_max, largest)
-        result = np.trunc(np.clip(np.nan_to_num(result, nan=0.0), low, high))
+        missing = np.isnan(result)
+        result = np.trunc(np.clip(result, low, high))
+        if missing.any():
+            warnings.warn(f"{np.count_nonzero(missing)} NaN value(s) become 0 in {target}",
+                          RuntimeWarning, stacklevel=2)
+            result[missing] = 0
     elif outside:
         result = np.clip(result, out_min, out_max)
     return result.astype(target)

@@ -140,8 +140,12 @@ def test_convert_to_dtype_clips_values_outside_the_range():
     with pytest.warns(RuntimeWarning, match="2 value"):
         floats = convert_to_dtype(data, "float32", in_range=[0, 1], out_range=[0, 1])
     assert floats.tolist() == [0.0, 0.0, 0.5, 1.0, 1.0]
-    with_nan = np.array([np.nan, 0.5])
-    assert convert_to_dtype(with_nan, "uint8", in_range=[0, 1]).tolist() == [0, 127]
+    with_nan = np.array([np.nan, 0.5, np.nan])
+    with pytest.warns(RuntimeWarning, match="2 NaN"):
+        assert convert_to_dtype(with_nan, "uint8", in_range=[0, 1]).tolist() == [0, 127, 0]
+    with pytest.warns(RuntimeWarning, match="NaN value"):  # 0, not the bottom of out_range
+        assert convert_to_dtype(with_nan, "int16", in_range=[0, 1],
+                                out_range=[100, 200]).tolist() == [0, 150, 0]
     negative = np.array([-1.0, -0.5, 0.0, 0.75])
     assert convert_to_dtype(negative, "int8", in_range=[-1, 1], out_range=[-10, 10]).tolist() == [
         -10, -5, 0, 7]  # towards zero, as numpy's cast

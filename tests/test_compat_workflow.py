@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 import rasterio
 from rasterio.enums import MaskFlags
 
@@ -129,8 +130,10 @@ def test_coonfit_like_workflow(tmp_path):
     assert (low, high) == (model_expected[selector].min(), model_expected[selector].max())
 
     # 7. a quicklook-style 8-bit version of the model over the selected cells
-    scaled = convert_to_dtype(np.where(selector, model_expected, np.nan), "uint8",
-                              in_range=model_expected[selector], out_range="uint8")
+    with pytest.warns(RuntimeWarning, match="NaN"):  # the cells outside the selector
+        scaled = convert_to_dtype(np.where(selector, model_expected, np.nan), "uint8",
+                                  in_range=model_expected[selector], out_range="uint8")
+    assert (scaled[~selector] == 0).all()
     low, high = float(low), float(high)
     reference = (model_expected.astype(np.float64) - low) * (255 / (high - low))
     assert np.array_equal(scaled[selector], reference[selector].astype(np.uint8))
