@@ -262,9 +262,9 @@ def coregister_raster(
     check_crs(source_path, reference)
     target = Path(output) if output is not None else source_path.with_name(
         f"{source_path.stem}_coreg.tif")
-    # Writing over an input is what the caller asked for here: the result
-    # replaces it only once complete. Other inputs behind the output (an
-    # archive holding one of them) are still refused.
+    # An output naming the source or the reference replaces it once complete;
+    # an output that is the file behind an input of another name (the archive
+    # holding it) is still refused.
     check_output_path(target, [path for path in (source_path, Path(reference))
                                if not same_file(target, path)])
     with dataset(source_path) as src, dataset(reference) as ref:
