@@ -86,16 +86,18 @@ def convert_to_dtype(
     either, ``in_range`` is mapped linearly onto ``out_range``; the one not
     given is the full range of the type concerned (input type for
     ``in_range``, target type for ``out_range``), where a floating point
-    type stands for [0, 1]. The arithmetic runs in float64; integer results
-    are rounded to the nearest integer and clipped to the target type (with
-    a ``RuntimeWarning`` when values fall outside ``out_range``); NaN
-    becomes 0 (clipped into ``out_range``) in integer results.
+    type stands for [0, 1] (with a ``RuntimeWarning`` when ``in_range`` is
+    mapped onto a floating point type: its full range cannot be a target).
+    The arithmetic runs in float64. Integer results are truncated towards
+    zero, as numpy's cast does, after values outside ``out_range`` have been
+    clipped to it (with a ``RuntimeWarning``); NaN becomes 0 in integer
+    results (with a ``RuntimeWarning``).
 
     Parameters
     ----------
     data : numpy.ndarray
     as_dtype : numpy dtype, type or str, optional
-        Target type; ``data``'s own type by default.
+        Target type; float64 by default (also without rescaling).
     in_range, out_range : dtype or collection of numbers, optional
         A type (its full range; [0, 1] for floats) or values whose minimum
         and maximum (NaN ignored) bound the range.
@@ -113,12 +115,18 @@ def convert_to_dtype(
     Examples
     --------
     >>> convert_to_dtype(np.array([0.0, 0.5, 1.0]), "uint8", out_range="uint8").tolist()
-    [0, 128, 255]
+    [0, 127, 255]
+    >>> convert_to_dtype(np.array([1, 2], dtype="uint8")).dtype
+    dtype('float64')
     """
     array = np.asarray(data)
-    target = np.dtype(as_dtype) if as_dtype is not None else array.dtype
+    target = np.dtype(as_dtype) if as_dtype is not None else np.dtype(np.float64)
     if in_range is None and out_range is None:
         return array.astype(target)
+    if out_range is None and np.issubdtype(target, np.floating):
+        warnings.warn(f"in_range is mapped onto {target}, whose full range cannot be a "
+                      f"target: [{FLOAT_RANGE[0]}, {FLOAT_RANGE[1]}] is used (give out_range)",
+                      RuntimeWarning, stacklevel=2)
     in_min, in_max = _value_range(array.dtype if in_range is None else in_range)
     out_min, out_max = _value_range(target if out_range is None else out_range)
     span = in_max - in_min
@@ -131,7 +139,37 @@ def convert_to_dtype(
     if np.issubdtype(target, np.integer):
         largest, smallest = dtype_range(target)
         low, high = max(out_min, smallest), min(out_max, largest)
-        result = np.clip(np.nan_to_num(np.rint(result), nan=0.0), low, high)
+        missing = np.isnan(result)
+        result = np.trunc(np.clip(result, low, high))
+        if missing.any():
+            warnings.warn(f"{np.count_nonzero(missing)} NaN value(s) become 0 in {target}",
+                          RuntimeWarning, stacklevel=2)
+            result[missing] = 0
     elif outside:
         result = np.clip(result, out_min, out_max)
     return result.astype(target)
+
+
+#: The rasterio data type names :func:`rasterio_to_numpy_dtype` knows.
+RASTERIO_DTYPES = {
+    "int16": np.int16, "int32": np.int32, "uint8": np.uint8, "uint16": np.uint16,
+    "uint32": np.uint32, "float32": np.float32, "float64": np.float64,
+}
+
+
+def rasterio_to_numpy_dtype(dtype: str) -> type | None:
+    """Return the numpy type of a rasterio data type name, as the GeoRacoon package does.
+
+    Parameters
+    ----------
+    dtype : str
+        One of ``int16``, ``int32``, ``uint8``, ``uint16``, ``uint32``,
+        ``float32``, ``float64``.
+
+    Returns
+    -------
+    numpy type or None
+        None for any other name (``int8``, ``int64``, complex types...):
+        ``numpy.dtype(name)`` knows them all.
+    """
+    return RASTERIO_DTYPES.get(dtype)

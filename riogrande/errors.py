@@ -2,12 +2,19 @@
 
 Every error derives from :class:`RiograndeError`; most also derive from the
 builtin exception a caller would naturally catch (``OSError``, ``ValueError``,
-``RuntimeError``), so ``except ValueError`` keeps working.
+``RuntimeError``), so ``except ValueError`` keeps working. A raster that is
+missing or cannot be read raises a :class:`SourceError`, which is also
+rasterio's :class:`~rasterio.errors.RasterioIOError`, the error rasterio
+raises for the same file: ``except RasterioIOError`` keeps working too.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+# Importing rasterio's error classes loads rasterio, which the riogrande
+# package has loaded before this module in any case.
+from rasterio.errors import RasterioIOError
 
 __all__ = [
     "AggregationError",
@@ -47,8 +54,12 @@ class RiograndeError(Exception):
     """Base class of every riogrande error."""
 
 
-class SourceError(RiograndeError, OSError):
-    """A raster source cannot be opened or read."""
+class SourceError(RiograndeError, RasterioIOError):
+    """A raster source cannot be opened or read.
+
+    Also a :class:`rasterio.errors.RasterioIOError` (an ``OSError``), as
+    rasterio raises for a missing file or one that is not a raster.
+    """
 
 
 class SourceNotFoundError(SourceError, FileNotFoundError):

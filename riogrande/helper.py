@@ -23,7 +23,7 @@ from riogrande.compatibility import (
     check_units,
 )
 from riogrande.contexts import START_METHODS, get_nbr_workers, get_or_set_context
-from riogrande.dtypes import convert_to_dtype, dtype_range
+from riogrande.dtypes import convert_to_dtype, dtype_range, rasterio_to_numpy_dtype
 from riogrande.io.checks import is_nan
 from riogrande.io.tags import deserialize, match_all, match_any, sanitize, serialize
 from riogrande.logic import (
@@ -54,6 +54,7 @@ __all__ = [
     "match_all",
     "match_any",
     "output_filename",
+    "rasterio_to_numpy_dtype",
     "reduced_mask",
     "sanitize",
     "serialize",

@@ -251,7 +251,7 @@ def band_indexes(source: Source, bands: Sequence[Band | int] | Band | int | None
         if isinstance(band, Band):
             if band.source.path.resolve() != source.path.resolve():
                 raise InvalidBandError(f"{band!r} does not belong to {source.name}")
-            band = band.bidx
+            band = band.bidx if band.bidx is not None else band.get_bidx()
         check_band_index(band, source.count, source.name)
         indexes.append(int(band))
     return indexes
@@ -296,7 +296,7 @@ def open_bands(bands: Sequence[Band], extra: Band | None = None
     def checked(band: Band, src: Any) -> Band:
         band = copy.copy(band)  # the caller's Band keeps its own Source
         band.source = sources[band.source.name]
-        band.index_in(src)
+        band.bidx = band.index_in(src)
         return band
 
     selected = []

@@ -54,6 +54,11 @@ class TimedTask:
         self.laps.append(lap)
         return lap
 
+    @property
+    def labs(self) -> list[float]:
+        """The laps, under the name the GeoRacoon package gives them."""
+        return self.laps
+
     def get_duration(self) -> float | None:
         """Return the seconds between entering and leaving the context.
 

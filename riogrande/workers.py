@@ -127,8 +127,10 @@ def process_masks(
     Parameters
     ----------
     task : callable
-        ``task(masks, **task_params)``; ``masks`` is a list of 2-D ``uint8``
-        arrays (0 = masked), one per band, then one for ``extra_masking_band``.
+        ``task(masks, **task_params)``; ``masks`` is a list of 2-D arrays,
+        one per band, then one for ``extra_masking_band``: 0 is masked. A
+        band's own or the dataset mask is ``uint8`` (255 valid); the readers
+        ``"mask_none"`` and ``"mask_all"`` give ``int64`` 1 or 0.
     bands : collection of Band
         Each band's mask is read with the reader chosen by
         :meth:`Band.set_mask_reader` (:meth:`Band.get_mask_reader`).

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import pickle
+import shutil
 
 import numpy as np
 import pytest
 import rasterio
+from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from riogrande.io import Band, Source
@@ -30,21 +33,60 @@ def profile(**changes):
             "crs": CRS, "transform": TRANSFORM, "nodata": None, **changes}
 
 
-def test_constructor_orders_and_bidx_none(make_raster):
+def test_band_given_by_tags_keeps_bidx_none(make_raster):
     path = make_raster(count=3, nodata=0.0)
     Source(path).set_tags(2, {"category": "b"})
+    data = read_all(path)
     by_tags = Band(Source(path), {"category": "b"})  # the package's (source, tags, bidx) order
-    assert by_tags.tags == {"category": "b"} and by_tags._bidx is None
-    assert by_tags.bidx == 2 and by_tags._bidx is None  # resolved, not stored
-    assert Band(Source(path), {"category": "b"}, 3).bidx == 3
-    assert Band(source=Source(path), tags={"category": "b"}, bidx=None).bidx == 2
-    assert Band(path, 3, {"x": 1}).tags == {"x": 1}
-    assert Band(path).bidx == 1
-    assert Band(path, _use_mask="source").mask_use == "source"
-    masked = Band(path, read_params={"masked": True}).get_data()
-    assert np.array_equal(masked.mask, read_all(path, [1])[0] == 0) and masked.mask.any()
+    assert by_tags.tags == {"category": "b"} and by_tags.bidx is None
+    assert by_tags.get_bidx() == 2 and by_tags.bidx is None  # resolved, not stored
+    assert np.array_equal(by_tags.get_data(), data[1])
+    with by_tags.data_reader() as read:
+        assert np.array_equal(read(window=WINDOW), data[1, 7:30, 5:45])
+    by_tags.export_tags()
+    assert Source(path).get_tags(2) == {"category": "b"} and by_tags.bidx is None
+    keyword = Band(source=Source(path), tags={"category": "b"})
+    assert keyword.bidx is None and keyword.get_bidx() == 2 and keyword.bidx is None
     copy = pickle.loads(pickle.dumps(by_tags))
-    assert copy == by_tags and copy.bidx == 2 and hash(copy) == hash(by_tags)
+    assert copy == by_tags and copy.bidx is None and copy.get_bidx() == 2
+    assert hash(copy) == hash(by_tags)
+    by_tags.bidx = 2  # set by the caller: kept
+    assert by_tags.bidx == 2 and by_tags.get_bidx() == 2
+    # what Source.get_band returns carries the index it found
+    assert Source(path).get_band(category="b").bidx == 2
+
+
+def test_band_constructor_orders(make_raster):
+    path = make_raster(count=3, nodata=0.0)
+    assert Band(Source(path), {"category": "b"}, 3).bidx == 3
+    assert Band(Source(path), None, 3).bidx == 3 and Band(Source(path), None, 3).tags == {}
+    assert Band(path, 3, {"x": 1}).tags == {"x": 1} and Band(path, 3, {"x": 1}).bidx == 3
+    assert Band(path, _use_mask="source").mask_use == "source"
+
+
+def test_band_with_neither_index_nor_tags(make_raster):
+    single = make_raster(count=1, nodata=0.0)
+    band = Band(single)
+    assert band.bidx is None and band.get_bidx() == 1 and band.bidx is None
+    assert np.array_equal(band.get_data(), read_all(single)[0])
+    several = make_raster(count=3, nodata=0.0)
+    for call in (Band(several).get_bidx, Band(several).get_data,
+                 Band(several, tags={"category": "b"}).get_bidx,
+                 lambda: Band(several, tags={"other": 1}).get_bidx(match="category")):
+        for _ in range(3):
+            with pytest.raises(BandSelectionNoMatchError):
+                call()
+
+
+def test_read_params_are_kept_not_applied(make_raster):
+    path = make_raster(count=2, nodata=0.0)
+    band = Band(path, 1, read_params={"masked": True})
+    assert band.read_params == {"masked": True}
+    data = band.get_data()
+    with rasterio.open(path) as src:
+        assert type(data) is np.ndarray and np.array_equal(data, src.read(1))
+        masked = band.get_data(masked=True)
+        assert np.array_equal(masked.mask, src.read(1, masked=True).mask) and masked.mask.any()
 
 
 def test_equality_and_hash_follow_index_tags_and_mask():
@@ -220,19 +262,26 @@ def test_arithmetic_that_does_not_fit_raises(make_raster):
         Band(first, 1).add(Band(other_grid, 1))
 
 
-def test_mask_readers_are_uint8(make_raster):
+def test_mask_readers_types_and_values(make_raster):
     path = make_raster(count=2, dtype="uint8", mask=True)
     with rasterio.open(path) as src:
         dataset_mask = src.dataset_mask()
-    for use, expected in (("self", dataset_mask), ("band", dataset_mask),
-                          ("source", dataset_mask), ("mask_none", np.full((61, 97), 255)),
-                          ("mask_all", np.zeros((61, 97)))):
+        band_mask = src.read_masks(2)
+    for use, dtype, expected in (("self", np.uint8, band_mask), ("band", np.uint8, band_mask),
+                                 ("source", np.uint8, dataset_mask),
+                                 ("mask_none", np.int64, np.ones((61, 97))),
+                                 ("mask_all", np.int64, np.zeros((61, 97)))):
         band = Band(path, 2)
         band.set_mask_reader(use)
         with band.get_mask_reader()(mode="r") as read:
             mask = read(window=WINDOW)
-        assert mask.dtype == np.uint8, use
+            resampled = read(window=WINDOW, out_shape=(10, 20))
+        assert mask.dtype == dtype and resampled.dtype == dtype, use
         assert np.array_equal(mask, expected[7:30, 5:45]), use
+        assert resampled.shape == (10, 20), use
+    band.set_mask_reader("mask_none")
+    with band.get_mask_reader()() as read:
+        assert (read() == 1).all() and read().shape == (61, 97)
 
 
 @pytest.mark.parametrize("use", ["alpha", "Band", "", None, 1])
@@ -245,11 +294,16 @@ def test_unknown_mask_reader(use):
     assert band.mask_use == "band"
 
 
-def test_band_status_properties(make_raster, tmp_path):
+def test_band_status_properties(make_raster, tmp_path, caplog):
     path = make_raster(count=2)
     assert Band(path, 2).index_exists and Band(path, 2).source_exists
     assert not Band(path, 3).index_exists and not Band(path).index_exists
     assert not Band(tmp_path / "none.tif", 1).source_exists
+    Source(path).set_tags(2, {"category": "b"})
+    with caplog.at_level(logging.INFO, logger="riogrande.io.models"):
+        assert Band(path, tags={"category": "b"}).status is None
+    assert "file exists: True" in caplog.text and "index: None (exists: False)" in caplog.text
+    assert "bands with all the tags: [2]" in caplog.text
 
 
 def test_bands_with_any_tag_values_compare_and_hash():
@@ -260,3 +314,53 @@ def test_bands_with_any_tag_values_compare_and_hash():
     assert band != Band(source, 1, {"n": 4, "a": [0, 1], "s": {1, 2}})
     text = repr(Band(source, 2, {"category": "x"}))
     assert "a.tif" in text and "bidx=2" in text and "'category': 'x'" in text
+
+
+def test_band_writer_takes_rasterio_write_keywords(make_raster, tmp_path):
+    path = make_raster(count=2, dtype="float32", nodata=-9999.0)
+    copy = tmp_path / "by_rasterio.tif"
+    shutil.copy(path, copy)
+    values = np.ma.masked_array(np.arange(23 * 40, dtype=np.float32).reshape(23, 40),
+                                mask=~random_mask(23, 40, seed=5))
+    with Band(Source(path), tags={}, bidx=2).data_writer() as write:
+        write(values, window=WINDOW, masked=True)
+    with rasterio.open(copy, "r+") as dst:  # the same write, by rasterio itself
+        dst.write(values, indexes=2, window=WINDOW, masked=True)
+    with rasterio.open(path) as ours, rasterio.open(copy) as theirs:
+        assert np.array_equal(ours.read(), theirs.read())
+        for bidx in (1, 2):
+            assert np.array_equal(ours.read_masks(bidx), theirs.read_masks(bidx))
+        written = ours.read(2, window=WINDOW, masked=True)
+    assert np.array_equal(written.mask, values.mask) and values.mask.any()
+    assert np.array_equal(written.compressed(), values.compressed())
+    before = read_all(path)
+    with Band(path, 1).data_writer() as write:  # indexes= replaces the band, as with partial
+        write(np.zeros((23, 40), dtype=np.float32), WINDOW, indexes=2)
+    before[1, 7:30, 5:45] = 0
+    assert np.array_equal(read_all(path), before)
+
+
+def test_readers_take_rasterio_read_keywords(make_raster):
+    path = make_raster(count=3, dtype="int16", nodata=-9999)
+    Source(path).set_tags(3, {"category": "c"})
+    with rasterio.open(path) as src:
+        masked = src.read(3, window=WINDOW, masked=True)
+        resampled = src.read(3, out_shape=(30, 50), resampling=Resampling.bilinear)
+        boundless = src.read(3, window=Window(90, 55, 20, 10), boundless=True, fill_value=7)
+        stacked = src.read([3, 1], window=WINDOW, masked=True)
+        band_masks = src.read_masks(3, out_shape=(30, 50))
+    band = Band(path, tags={"category": "c"})
+    with band.data_reader() as read:
+        got = read(window=WINDOW, masked=True)
+        assert np.array_equal(got.mask, masked.mask) and np.array_equal(got.data, masked.data)
+        assert np.array_equal(read(out_shape=(30, 50), resampling=Resampling.bilinear),
+                              resampled)
+        assert np.array_equal(read(window=Window(90, 55, 20, 10), boundless=True,
+                                   fill_value=7), boundless)
+        assert np.array_equal(read(indexes=1), read_all(path)[0])
+    with band.mask_reader() as read:
+        assert np.array_equal(read(out_shape=(30, 50)), band_masks)
+    with Source(path).data_reader([band, 1]) as read:
+        got = read(window=WINDOW, masked=True)
+        assert got.shape == (2, 23, 40) and np.array_equal(got.mask, stacked.mask)
+        assert np.array_equal(got.data, stacked.data)

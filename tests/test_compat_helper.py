@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ from riogrande.helper import (
     match_all,
     match_any,
     output_filename,
+    rasterio_to_numpy_dtype,
     sanitize,
     serialize,
 )
@@ -63,28 +65,48 @@ def test_dtype_range_rejects_types_without_range(dtype):
 
 
 def rescale_reference(data, in_min, in_max, out_min, out_max, dtype):
-    """Linear rescaling computed in float64, rounded and clipped for integer targets."""
+    """Linear rescaling computed in float64, clipped, then cast (truncated) by numpy."""
     result = out_min + (np.asarray(data, dtype=np.float64) - in_min) * (
         (out_max - out_min) / (in_max - in_min))
     if np.dtype(dtype).kind in "iu":
-        result = np.clip(np.rint(result), out_min, out_max)
+        result = np.clip(result, out_min, out_max)
     return result.astype(dtype)
 
 
-def test_convert_to_dtype_keeps_the_type_without_as_dtype():
-    data = np.array([[1, 2], [3, 250]], dtype=np.uint8)
+@pytest.mark.parametrize("dtype", ["uint8", "int16", "float32", "float64"])
+def test_convert_to_dtype_without_as_dtype_returns_float64(dtype):
+    data = np.array([[1, 2], [3, 120]], dtype=dtype)
     converted = convert_to_dtype(data)
-    assert converted.dtype == np.uint8 and np.array_equal(converted, data)
-    assert converted is not data
+    assert converted.dtype == np.float64 and converted is not data
+    assert np.array_equal(converted, data.astype(np.float64))
+    rescaled = convert_to_dtype(data, in_range=[1, 120], out_range=[0, 1])
+    assert rescaled.dtype == np.float64
+    assert np.array_equal(rescaled, (data.astype(np.float64) - 1) * (1 / 119))
     assert convert_to_dtype(data, "int16").dtype == np.int16
+    assert convert_to_dtype(data, np.uint16).dtype == np.uint16
+
+
+def test_convert_to_dtype_warns_when_in_range_goes_to_a_float_type():
+    data = np.array([0, 51, 255], dtype=np.uint8)
+    for as_dtype in ("float32", None, np.float64):
+        with pytest.warns(RuntimeWarning, match="full range") as caught:
+            converted = convert_to_dtype(data, as_dtype, in_range="uint8")
+        assert len(caught) == 1
+        assert np.allclose(converted, data / 255.0) and np.isfinite(converted).all()
+    with warnings.catch_warnings():  # an output range, or an integer target: nothing to say
+        warnings.simplefilter("error")
+        convert_to_dtype(data, "float32", in_range="uint8", out_range=[0, 1])
+        convert_to_dtype(data, "uint16", in_range="uint8")
+        convert_to_dtype((data / 255).astype(np.float32), out_range=[0, 10])
 
 
 def test_convert_to_dtype_float_range_is_zero_to_one():
     data = np.array([0.0, 0.25, 0.5, 1.0])
     converted = convert_to_dtype(data, "uint8", out_range="uint8")
     assert np.array_equal(converted, rescale_reference(data, 0, 1, 0, 255, "uint8"))
-    assert converted.tolist() == [0, 64, 128, 255]
-    back = convert_to_dtype(converted, "float32", in_range="uint8")
+    assert np.array_equal(converted, (data * 255).astype(np.uint8))
+    assert converted.tolist() == [0, 63, 127, 255]  # truncated, as numpy's cast
+    back = convert_to_dtype(converted, "float32", in_range="uint8", out_range="float32")
     assert back.dtype == np.float32
     assert np.allclose(back, converted / 255.0)
 
@@ -95,7 +117,7 @@ def test_convert_to_dtype_with_value_ranges():
     converted = convert_to_dtype(data, "uint16", in_range=data, out_range=[100, 60000])
     expected = rescale_reference(data, data.min(), data.max(), 100, 60000, "uint16")
     assert np.array_equal(converted, expected)
-    assert converted.min() == 100 and converted.max() == 60000
+    assert converted.min() == 100 and converted.max() >= 59999
     with_nan = data.copy()
     with_nan[0, 0] = np.nan
     assert convert_to_dtype(with_nan, "float64", in_range=with_nan,
@@ -114,12 +136,19 @@ def test_convert_to_dtype_clips_values_outside_the_range():
     data = np.array([-0.5, 0.0, 0.5, 1.0, 2.0])
     with pytest.warns(RuntimeWarning, match="exceed"):
         converted = convert_to_dtype(data, "uint8", in_range=[0, 1], out_range="uint8")
-    assert converted.tolist() == [0, 0, 128, 255, 255]
+    assert converted.tolist() == [0, 0, 127, 255, 255]
     with pytest.warns(RuntimeWarning, match="2 value"):
         floats = convert_to_dtype(data, "float32", in_range=[0, 1], out_range=[0, 1])
     assert floats.tolist() == [0.0, 0.0, 0.5, 1.0, 1.0]
-    with_nan = np.array([np.nan, 0.5])
-    assert convert_to_dtype(with_nan, "uint8", in_range=[0, 1]).tolist() == [0, 128]
+    with_nan = np.array([np.nan, 0.5, np.nan])
+    with pytest.warns(RuntimeWarning, match="2 NaN"):
+        assert convert_to_dtype(with_nan, "uint8", in_range=[0, 1]).tolist() == [0, 127, 0]
+    with pytest.warns(RuntimeWarning, match="NaN value"):  # 0, not the bottom of out_range
+        assert convert_to_dtype(with_nan, "int16", in_range=[0, 1],
+                                out_range=[100, 200]).tolist() == [0, 150, 0]
+    negative = np.array([-1.0, -0.5, 0.0, 0.75])
+    assert convert_to_dtype(negative, "int8", in_range=[-1, 1], out_range=[-10, 10]).tolist() == [
+        -10, -5, 0, 7]  # towards zero, as numpy's cast
 
 
 def test_output_filename():
@@ -216,3 +245,10 @@ def test_check_compatibility_compares_the_grid(make_raster):
 def test_compatibility_of_missing_file(tmp_path, make_raster):
     with pytest.raises(SourceNotFoundError, match="missing.tif"):
         check_crs(make_raster(count=1), tmp_path / "missing.tif")
+
+
+def test_rasterio_to_numpy_dtype():
+    for name in ("int16", "int32", "uint8", "uint16", "uint32", "float32", "float64"):
+        assert np.dtype(rasterio_to_numpy_dtype(name)) == np.dtype(name)
+    for name in ("int8", "int64", "uint64", "complex64", "bool", "x"):
+        assert rasterio_to_numpy_dtype(name) is None

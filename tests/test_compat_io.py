@@ -14,6 +14,7 @@ from rasterio.warp import reproject
 from rasterio.windows import Window
 
 import riogrande.io
+import riogrande.io.operations
 from riogrande.io import (
     Source,
     compress_tif,
@@ -23,6 +24,7 @@ from riogrande.io import (
     update_band,
     write_band,
 )
+from riogrande.io.checks import check_output_path
 from riogrande.io.exceptions import (
     BandSelectionNoMatchError,
     OutputError,
@@ -30,6 +32,7 @@ from riogrande.io.exceptions import (
     RiograndeError,
     UnknownExtensionError,
 )
+from riogrande.parallel import compute_mask
 
 from .conftest import file_sha256, random_mask, synthetic_data, write_raster
 from .reference import leftovers, read_all
@@ -253,15 +256,83 @@ def test_coregister_raster_errors(make_raster, tmp_path):
     source = make_raster("a.tif", count=1)
     other_crs = make_raster("b.tif", count=1, crs="EPSG:4326",
                             transform=Affine(0.001, 0, 15, 0, -0.001, 47))
+    digest = file_sha256(source)
     for _ in range(3):
         with pytest.raises(RasterMismatchError, match="CRS"):
             coregister_raster(source, other_crs, tmp_path / "out.tif")
+        with pytest.raises(RasterMismatchError, match="CRS"):
+            coregister_raster(source, other_crs, source)
     reference = make_raster("c.tif", count=1)
-    digest = file_sha256(source)
-    for output in (source, reference):
-        for _ in range(3):
-            with pytest.raises(OutputError, match="also an input") as caught:
-                coregister_raster(source, reference, output)
-            assert isinstance(caught.value, RiograndeError)
+    (tmp_path / "folder.tif").mkdir()
+    for output, words in ((tmp_path / "folder.tif", "directory"),
+                          (tmp_path / "missing" / "out.tif", "does not exist")):
+        with pytest.raises(OutputError, match=words) as caught:
+            coregister_raster(source, reference, output)
+        assert isinstance(caught.value, RiograndeError)
     assert file_sha256(source) == digest
     assert not (tmp_path / "out.tif").exists() and leftovers(tmp_path) == []
+
+
+def coarse_and_fine(make_raster):
+    """A tagged 2-band int16 raster at 20 m and a reference at 10 m, shifted by half a pixel."""
+    source = make_raster("coarse.tif", width=30, height=20, count=2, dtype="int16",
+                         nodata=-9999, transform=Affine(20.0, 0, 500000, 0, -20.0, 5200000))
+    Source(source).set_tags(1, {"category": "dem"})
+    Source(source).set_tags(0, {"kind": "stack"})
+    with rasterio.open(source, "r+") as dst:
+        dst.update_tags(2, ns="other", note="kept")
+    reference = make_raster("fine.tif", width=50, height=35, count=1,
+                            transform=Affine(10.0, 0, 500105, 0, -10.0, 5199895))
+    return source, reference
+
+
+@pytest.mark.parametrize("onto", ["source", "reference"])
+def test_coregister_raster_in_place(make_raster, tmp_path, onto):
+    source, reference = coarse_and_fine(make_raster)
+    expected = reprojected_reference(source, reference)
+    with rasterio.open(reference) as ref:
+        grid = (ref.transform, ref.width, ref.height, ref.crs)
+    with rasterio.open(source) as src:
+        tags = {(bidx, ns): src.tags(bidx, ns=ns) for bidx in (0, 1, 2)
+                for ns in ("GEORACOON", "other")}
+    target = source if onto == "source" else reference
+    assert coregister_raster(source, reference, output=target) == str(target)
+    with rasterio.open(target) as out:
+        assert (out.transform, out.width, out.height, out.crs) == grid
+        assert out.count == 2 and out.nodata == -9999 and out.dtypes == ("int16", "int16")
+        assert np.array_equal(out.read(), expected)
+        assert {(bidx, ns): out.tags(bidx, ns=ns) for bidx in (0, 1, 2)
+                for ns in ("GEORACOON", "other")} == tags
+    assert Source(target).get_band(category="dem").bidx == 1
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["coarse.tif", "fine.tif"]
+
+
+def test_failed_coregistration_in_place_leaves_the_input(make_raster, tmp_path, monkeypatch):
+    source, reference = coarse_and_fine(make_raster)
+    digests = file_sha256(source), file_sha256(reference)
+    calls = []
+
+    def fail_on_the_second_band(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise RuntimeError("failure injected while writing band 2")
+        return reproject(*args, **kwargs)
+
+    monkeypatch.setattr(riogrande.io.operations, "reproject", fail_on_the_second_band)
+    for output in (source, reference):
+        calls.clear()
+        with pytest.raises(RuntimeError, match="injected"):
+            coregister_raster(source, reference, output=output)
+        assert len(calls) == 2  # band 1 was written before the failure
+        assert (file_sha256(source), file_sha256(reference)) == digests
+        assert sorted(path.name for path in tmp_path.iterdir()) == ["coarse.tif", "fine.tif"]
+
+
+def test_overwriting_an_input_by_accident_is_still_refused(make_raster, tmp_path):
+    path = make_raster(count=1, dtype="uint8", nodata=0)
+    digest = file_sha256(path)
+    with pytest.raises(OutputError, match="also an input"):
+        check_output_path(path, [path])
+    with pytest.raises(OutputError, match="also an input"):
+        compute_mask(path, (16, 16), 0, output=path, nbrcpu=1)
+    assert file_sha256(path) == digest and leftovers(tmp_path) == []

@@ -55,11 +55,15 @@ def test_import_profile(make_raster):
     with rasterio.open(path) as src:
         assert fresh == src.profile
     assert source.profile["count"] == 9  # untouched
+    fresh["count"] = 7
+    assert source.profile["count"] == 9  # a new dict
     merged = source.import_profile()
-    assert merged == fresh and source.profile["count"] == 2
-    assert source.profile["compress"] == "deflate"
+    assert merged is source.profile  # the Source's own profile, as in the package
+    with rasterio.open(path) as src:
+        assert {key: merged[key] for key in src.profile} == src.profile
+    assert merged["count"] == 2 and merged["compress"] == "deflate"
     merged["count"] = 5
-    assert source.profile["count"] == 2  # a copy
+    assert source.profile["count"] == 5
 
 
 def test_init_source_keeps_or_refuses_an_existing_file(tmp_path):
@@ -140,18 +144,35 @@ def masked_tagged(make_raster):
     return path
 
 
-def test_compress_in_place_keeps_mask_and_tags(make_raster):
+@pytest.mark.parametrize("keep_original", [False, True])
+def test_compress_without_output_names_the_copy(make_raster, keep_original):
     path = masked_tagged(make_raster)
-    data, mask = read_all(path), rasterio.open(path).dataset_mask()
-    source = Source(path)
-    source.compress()
-    assert source.path == path
     with rasterio.open(path) as src:
+        data, mask = src.read(), src.dataset_mask()
+    source = Source(path)
+    source.compress(keep_original=keep_original)
+    assert source.path == path.with_name(f"{path.stem}_compress.tif")
+    assert path.exists() is keep_original  # the package moves the file
+    with rasterio.open(source.path) as src:
         assert src.compression.value == "LZW"
         assert np.array_equal(src.read(), data) and np.array_equal(src.dataset_mask(), mask)
         assert src.mask_flag_enums[0] == [MaskFlags.per_dataset]
     assert source.get_band(category="b").bidx == 2
     assert leftovers(path.parent) == []
+
+
+def test_compress_in_place_keeps_mask_and_tags(make_raster):
+    path = masked_tagged(make_raster)
+    with rasterio.open(path) as src:
+        data, mask = src.read(), src.dataset_mask()
+    source = Source(path)
+    source.compress(path, "deflate")
+    assert source.path == path and sorted(p.name for p in path.parent.iterdir()) == [path.name]
+    with rasterio.open(path) as src:
+        assert src.compression.value == "DEFLATE"
+        assert np.array_equal(src.read(), data) and np.array_equal(src.dataset_mask(), mask)
+        assert src.mask_flag_enums[0] == [MaskFlags.per_dataset]
+    assert source.get_band(category="b").bidx == 2
 
 
 @pytest.mark.parametrize("keep_original", [False, True])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 
 import numpy as np
@@ -149,7 +150,8 @@ def test_band_get_bidx_match_names_tags_not_substrings(make_raster):
     with pytest.raises(BandSelectionNoMatchError):
         Band(Source(path), bidx=4, tags={"category": "slope"}).get_bidx(match="category")
     assert Band(Source(path), bidx=3, tags={"category": "slope"}).get_bidx() == 3  # index wins
-    assert Band(Source(path)).get_bidx() == 1
+    with pytest.raises(BandSelectionNoMatchError, match="neither index nor tags"):
+        Band(Source(path)).get_bidx()  # three bands: which one?
 
 
 def test_band_export_and_import_tags(make_raster):
@@ -185,6 +187,37 @@ def test_find_indexes_any_and_find_index(make_raster, caplog):
     assert "no bands" in caplog.text
     with pytest.raises(ValueError, match="mode"):
         source.find_indexes({}, mode="some")
+
+
+def bands_tagged(pattern, ns="GEORACOON", **tags):
+    """The (path, bidx) pairs whose raw GDAL metadata holds ``tags`` as JSON text (rasterio)."""
+    wanted = {key: json.dumps(value) for key, value in tags.items()}
+    found = []
+    for path in sorted(glob.glob(pattern)):
+        with rasterio.open(path) as src:
+            for bidx in (*src.indexes, 0):
+                if wanted.items() <= src.tags(bidx, ns=ns).items():
+                    found.append((path, bidx or None))
+    return found
+
+
+def test_get_bands_by_tag_keywords(make_raster, tmp_path):
+    first = package_tagged(make_raster)
+    second = make_raster(count=2)
+    Source(second).set_tags(1, {"category": "slope", "order": 2})
+    Source(second).set_tags(0, {"category": "slope"})
+    with rasterio.open(second, "r+") as dst:
+        dst.update_tags(2, ns="OTHER", category=json.dumps("slope"))
+    pattern = str(tmp_path / "*.tif")
+    expected = bands_tagged(pattern, category="slope")
+    assert expected == [(str(first), 2), (str(second), 1), (str(second), None)]
+    assert get_bands_by_tag(source=pattern, category="slope") == expected
+    assert get_bands_by_tag(pattern, category="slope") == expected
+    assert get_bands_by_tag(source=pattern, category="slope", order=2) == bands_tagged(
+        pattern, category="slope", order=2) == [(str(first), 2), (str(second), 1)]
+    assert get_bands_by_tag(source=pattern, ns="OTHER", category="slope") == bands_tagged(
+        pattern, "OTHER", category="slope") == [(str(second), 2)]
+    assert get_bands_by_tag(source=str(second), category="slope") == expected[1:]
 
 
 def test_get_bands_by_tag(make_raster, tmp_path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 import rasterio
 from rasterio.enums import MaskFlags
 
@@ -22,6 +23,7 @@ from riogrande.helper import (
     output_filename,
 )
 from riogrande.io import Band, Source
+from riogrande.masking import write_selector
 from riogrande.parallel import combine_views, compute_mask, prepare_selector, process_block
 from riogrande.prepare import create_views
 
@@ -113,8 +115,12 @@ def test_coonfit_like_workflow(tmp_path):
     found = Source(output).get_band(category="model")
     assert found.bidx == 1 and found.tags["weights"] == WEIGHTS
 
-    # 6. compress it: data, tags and nodata survive
-    Source(output).compress(compression="deflate")
+    # 6. compress it (the file moves to <stem>_compress.tif): data, tags and nodata survive
+    model = Source(output)
+    model.compress(compression="deflate")
+    assert model.path == output.with_name("lst_model_order_1_compress.tif")
+    assert not output.exists()
+    output = model.path
     with rasterio.open(output) as out:
         assert out.compression.value == "DEFLATE"
         assert np.array_equal(out.read(1), model_expected, equal_nan=True)
@@ -124,9 +130,12 @@ def test_coonfit_like_workflow(tmp_path):
     assert (low, high) == (model_expected[selector].min(), model_expected[selector].max())
 
     # 7. a quicklook-style 8-bit version of the model over the selected cells
-    scaled = convert_to_dtype(np.where(selector, model_expected, np.nan), "uint8",
-                              in_range=model_expected[selector], out_range="uint8")
-    reference = np.rint((model_expected.astype(np.float64) - low) / (high - low) * 255)
+    with pytest.warns(RuntimeWarning, match="NaN"):  # the cells outside the selector
+        scaled = convert_to_dtype(np.where(selector, model_expected, np.nan), "uint8",
+                                  in_range=model_expected[selector], out_range="uint8")
+    assert (scaled[~selector] == 0).all()
+    low, high = float(low), float(high)
+    reference = (model_expected.astype(np.float64) - low) * (255 / (high - low))
     assert np.array_equal(scaled[selector], reference[selector].astype(np.uint8))
     assert leftovers(tmp_path) == []
 
@@ -145,3 +154,11 @@ def test_bands_chosen_by_tags_only_run_in_workers(tmp_path):
     compute_mask(stack, BLOCK, nodata=np.nan, logic="any", bands=bands[:1], output=output,
                  nbrcpu=2)
     assert np.array_equal(read_all(output)[0], (~np.isnan(data[2])).astype(np.uint8))
+    # the engine's own selector, keeping the values of the bands found by their tags
+    kept = tmp_path / "kept.tif"
+    write_selector(*bands, output=kept, encoding="nodata", keep_values=True, nbrcpu=2)
+    with rasterio.open(kept) as out:
+        assert out.count == 2
+        assert np.array_equal(out.read(), np.where(np.isnan(data[[2, 0]]).any(axis=0),
+                                                   out.nodata, data[[2, 0]]), equal_nan=True)
+    assert all(band.bidx is None for band in bands)

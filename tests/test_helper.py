@@ -182,6 +182,7 @@ def test_timed_task():
         timer.new_lab()
     assert timer.get_duration() >= 0.03
     assert len(timer.laps) == 2 and first >= 0.02
+    assert timer.labs == timer.laps  # the GeoRacoon package's name
     assert sum(timer.laps) <= timer.get_duration()
     assert TimedTask().get_duration() is None
 

@@ -164,6 +164,10 @@ def open_raster(path: str | os.PathLike[str], mode: str = "r", **kwargs: Any) ->
         opened = rasterio.open(name, mode, **kwargs)
     except RasterioIOError as error:
         raise SourceError(f"cannot open {name} as a raster: {error}") from error
+    except TypeError as error:  # rasterio's answer for a file it cannot update
+        if mode != "r+" or "not recognized" not in str(error):
+            raise
+        raise SourceError(f"cannot open {name} as a raster: {error}") from error
     if mode != "w" and opened.count == 0:
         _refuse_container(opened, name)
     return opened

@@ -37,17 +37,17 @@ _get_bidx_by_tag = bidx_by_tags
 
 
 def get_bands_by_tag(
-    source_glob: str | os.PathLike[str], ns: str = NS, **tags: Any
+    source: str | os.PathLike[str], ns: str = NS, **tags: Any
 ) -> list[tuple[str, int | None]]:
     """Find the bands, in the files matching a glob pattern, whose tags hold ``tags``.
 
     Parameters
     ----------
-    source_glob : str or path-like
-        A :func:`glob.glob` pattern.
+    source : str or path-like
+        A :func:`glob.glob` pattern (or one file's path).
     ns : str, default NS
     **tags
-        Values to match.
+        Values to match (no tag can be named ``source`` or ``ns``).
 
     Returns
     -------
@@ -57,7 +57,7 @@ def get_bands_by_tag(
     """
     found: list[tuple[str, int | None]] = []
     wanted = sanitize(tags)
-    for path in sorted(glob.glob(os.fspath(source_glob))):
+    for path in sorted(glob.glob(os.fspath(source))):
         with dataset(path) as src:
             found += [(path, bidx) for bidx in find_bidxs(src, ns, **tags)]
             if match_all(wanted, read_tags(src, None, ns)):

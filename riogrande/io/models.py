@@ -38,6 +38,25 @@ class Source(rasters.Source):
     def _band(self, bidx: int | None, tags: dict[str, Any]) -> Band:
         return Band(self, bidx, tags=tags)
 
+    def import_profile(self, update_self: bool = True) -> dict[str, Any]:
+        """Read the profile from the file.
+
+        Parameters
+        ----------
+        update_self : bool, default True
+            Merge it into :attr:`profile` (the file's entries win) and
+            return :attr:`profile` itself, as the GeoRacoon package does:
+            changing the result changes this Source's profile.
+
+        Returns
+        -------
+        dict
+            :attr:`profile`; with ``update_self=False``, a new dict holding
+            the file's profile.
+        """
+        profile = super().import_profile(update_self)
+        return self.profile if update_self else profile
+
     def get_mask(self, okwargs: dict[str, Any] | None = None, **kwargs: Any) -> NDArray:
         """Read the dataset mask (``okwargs`` go to the open call, the rest to the read)."""
         with self.mask_reader(**(okwargs or {})) as read:
@@ -54,21 +73,24 @@ class Source(rasters.Source):
         compression: str | None = "lzw",
         keep_original: bool = False,
     ) -> None:
-        """Rewrite the file compressed, keeping its masks, tags and colours.
+        """Write the file compressed, keeping its masks, tags and colours; name the copy.
 
         Parameters
         ----------
         output : str or path-like, optional
-            Where to write; the file itself (replaced once the compressed
-            copy is complete) by default.
+            Where to write: ``<stem>_compress.tif`` (``<stem>_decompressed.tif``
+            without compression) next to the file by default, as
+            :func:`~riogrande.io.operations.compress_tif`; the file itself
+            to compress it in place (replaced once the copy is complete).
         compression : str or None, default "lzw"
             GDAL compression; None or ``"none"`` writes it uncompressed.
         keep_original : bool, default False
-            With ``output``: keep the original file. Otherwise it is deleted
-            once the output is complete. The Source then names ``output``.
+            Keep the original file. Otherwise it is deleted once the copy is
+            complete, as in the GeoRacoon package (so without ``output`` the
+            file is moved to ``<stem>_compress.tif``). Either way the Source
+            then names the copy.
         """
-        target = Path(operations.compress_tif(self.name, output if output is not None
-                                              else self.name, compression))
+        target = Path(operations.compress_tif(self.name, output, compression))
         if target.resolve() != self.path.resolve():
             if not keep_original:
                 self.path.unlink()
@@ -201,6 +223,15 @@ class Band(rasters.Band):
     def index_exists(self) -> bool:
         """Whether the band can be found in its file (False without index)."""
         return self._bidx is not None and self.source.exists and self.source.has_bidx(self._bidx)
+
+    @property
+    def status(self) -> None:
+        """Log (INFO) whether the file exists, the index, and whether the tags are in the file."""
+        lines = [f"{self!r}", f"file exists: {self.source_exists}",
+                 f"index: {self._bidx} (exists: {self.index_exists})"]
+        if self.source_exists and self.tags:
+            lines.append(f"bands with all the tags: {self.source.find_indexes(self.tags)}")
+        logger.info("\n  ".join(lines))
 
     def set_data(self, data: NDArray, overwrite: bool = False, **kwargs: Any) -> None:
         """Write the whole band.

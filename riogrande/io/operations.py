@@ -22,7 +22,7 @@ from riogrande.errors import (
     InvalidBandError,
     UnknownExtensionError,
 )
-from riogrande.io.checks import check_band_index, check_output_path
+from riogrande.io.checks import check_band_index, check_output_path, same_file
 from riogrande.io.create import new_raster
 from riogrande.io.handles import dataset, read_errors
 from riogrande.io.tags import bidx_by_tags, write_tags
@@ -233,14 +233,17 @@ def coregister_raster(
 
     Every band is resampled (nearest neighbour) onto the reference's
     transform and size; nodata, profile (tiling, compression) and tags of
-    every domain come from the source. The output appears once complete.
+    every domain come from the source. The result is written under a
+    temporary name and moved to ``output`` once complete, so ``output`` may
+    be the source itself (or the reference): it is replaced only then, and
+    left as it was if anything fails.
 
     Parameters
     ----------
     source, reference : str or path-like
     output : str or path-like, optional
-        ``<stem>_coreg.tif`` next to the source by default. Must be neither
-        input.
+        ``<stem>_coreg.tif`` next to the source by default; the source to
+        coregister it in place.
 
     Returns
     -------
@@ -252,20 +255,27 @@ def coregister_raster(
     RasterMismatchError
         If the two CRSs differ (reproject first).
     OutputError
-        If the output is an input or cannot be written.
+        If the output cannot be written (a directory, a missing folder, the
+        file behind an input that is not a plain file).
     """
     source_path = Path(source)
     check_crs(source_path, reference)
     target = Path(output) if output is not None else source_path.with_name(
         f"{source_path.stem}_coreg.tif")
-    check_output_path(target, [source_path, Path(reference)])
+    # An output naming the source or the reference replaces it once complete;
+    # an output that is the file behind an input of another name (the archive
+    # holding it) is still refused.
+    check_output_path(target, [path for path in (source_path, Path(reference))
+                               if not same_file(target, path)])
     with dataset(source_path) as src, dataset(reference) as ref:
         profile = {**src.profile, "driver": "GTiff", "crs": ref.crs, "transform": ref.transform,
                    "width": ref.width, "height": ref.height, "nodata": src.nodata}
-        if profile.get("tiled"):
-            for key, length in (("blockxsize", ref.width), ("blockysize", ref.height)):
-                profile[key] = min(int(profile[key]), max(16, -(-length // 16) * 16))
-        with new_raster(target, **profile) as dst:
+    if profile.get("tiled"):
+        for key, length in (("blockxsize", profile["width"]), ("blockysize", profile["height"])):
+            profile[key] = min(int(profile[key]), max(16, -(-length // 16) * 16))
+    with new_raster(target, **profile) as dst:
+        # the inputs are closed before the result is moved over one of them
+        with dataset(source_path) as src:
             for bidx in src.indexes:
                 reproject(rasterio.band(src, bidx), rasterio.band(dst, bidx),
                           src_nodata=src.nodata, dst_nodata=src.nodata,

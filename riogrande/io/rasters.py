@@ -26,6 +26,7 @@ from rasterio.windows import Window
 
 from riogrande.errors import (
     BandSelectionAmbiguousError,
+    BandSelectionNoMatchError,
     InvalidMaskSelectorError,
     InvalidModeError,
     OutputError,
@@ -79,10 +80,75 @@ def profile_differences(existing: dict[str, Any], wanted: dict[str, Any]) -> lis
 
 MASK_READERS = ("band", "self", "source", "mask_none", "mask_all")
 
-def _window_shape(window: Window | None, shape: tuple[int, int]) -> tuple[int, int]:
+
+def _read_shape(shape: tuple[int, int], window: Any, out_shape: Any) -> tuple[int, int]:
+    """``(rows, cols)`` of a read of a ``shape`` raster over ``window``, or ``out_shape``."""
+    if out_shape is not None:
+        return int(out_shape[-2]), int(out_shape[-1])
     if window is None:
         return shape
+    if not isinstance(window, Window):
+        window = Window.from_slices(*window)
     return int(window.height), int(window.width)
+
+
+def dataset_reader(method: Callable[..., NDArray], name: str, indexes: Any = None) -> Reader:
+    """A read method of an open dataset as a reader: ``partial(method, indexes=indexes)``.
+
+    Every keyword of rasterio's method is passed on (``masked``,
+    ``out_shape``, ``boundless``, ... and ``indexes`` itself, which replaces
+    the one given here); ``window`` may also be given positionally.
+
+    Parameters
+    ----------
+    method : callable
+        ``src.read``, ``src.read_masks`` or ``src.dataset_mask`` of an open dataset.
+    name : str
+        The raster, for the messages.
+    indexes : int or list of int, optional
+        The bands read unless the call names others (none for ``dataset_mask``).
+
+    Returns
+    -------
+    callable
+        ``read(window=None, **read_kwargs)``; a read that fails (a damaged
+        file) raises :class:`~riogrande.errors.SourceError`.
+    """
+    fixed = {} if indexes is None else {"indexes": indexes}
+
+    def read(window: Any = None, **read_kwargs: Any) -> NDArray:
+        with read_errors(name, window):
+            return method(**{**fixed, "window": window, **read_kwargs})
+
+    return read
+
+
+def dataset_writer(dst: Any, indexes: Any = None) -> Callable[..., None]:
+    """The write method of an open dataset as a writer: ``partial(dst.write, indexes=indexes)``.
+
+    Every keyword of :meth:`rasterio.io.DatasetWriter.write` is passed on
+    (``masked=True`` writes a masked array's mask as the band's mask, and
+    ``indexes`` replaces the one given here); ``window`` may also be given
+    positionally.
+
+    Parameters
+    ----------
+    dst : rasterio dataset
+        Open for writing.
+    indexes : int or list of int, optional
+        The bands written unless the call names others; all by default.
+
+    Returns
+    -------
+    callable
+        ``write(array, window=None, **write_kwargs)``.
+    """
+    fixed = {} if indexes is None else {"indexes": indexes}
+
+    def write(array: Any, window: Any = None, **write_kwargs: Any) -> None:
+        dst.write(np.asanyarray(array), **{**fixed, "window": window, **write_kwargs})
+
+    return write
 
 
 def _plain(value: Any) -> Any:
@@ -391,16 +457,12 @@ class Source:
         Yields
         ------
         callable
-            ``read(window=None, **read_kwargs)`` returning ``(len(bands), rows, cols)``.
+            ``read(window=None, **read_kwargs)`` returning ``(len(bands), rows, cols)``:
+            the dataset's ``read`` with these bands as ``indexes``, every
+            keyword of rasterio's ``read`` passed on (:func:`dataset_reader`).
         """
         with open_existing(self.name, open_kwargs) as src:
-            indexes = self._band_indexes(src, bands)
-
-            def read(window: Window | None = None, **read_kwargs: Any) -> NDArray:
-                with read_errors(self.name, window):
-                    return src.read(indexes, window=window, **read_kwargs)
-
-            yield read
+            yield dataset_reader(src.read, self.name, self._band_indexes(src, bands))
 
     @contextmanager
     def data_writer(self, **open_kwargs: Any) -> Iterator[Callable[..., None]]:
@@ -409,14 +471,12 @@ class Source:
         Yields
         ------
         callable
-            ``write(array, window=None)`` with a ``(bands, rows, cols)`` array.
+            ``write(array, window=None, **write_kwargs)`` with a ``(bands, rows,
+            cols)`` array: the dataset's ``write``, every keyword passed on
+            (:func:`dataset_writer`).
         """
         with open_existing(self.name, {**open_kwargs, "mode": "r+"}) as dst:
-
-            def write(array: NDArray, window: Window | None = None) -> None:
-                dst.write(np.asarray(array), window=window)
-
-            yield write
+            yield dataset_writer(dst)
 
     @contextmanager
     def mask_reader(self, **open_kwargs: Any) -> Iterator[Reader]:
@@ -425,16 +485,12 @@ class Source:
         Yields
         ------
         callable
-            ``read(window=None)`` returning a ``uint8`` ``(rows, cols)`` mask,
-            0 where masked, 255 where valid.
+            ``read(window=None, **read_kwargs)`` returning a ``uint8`` ``(rows,
+            cols)`` mask, 0 where masked, 255 where valid: the dataset's
+            ``dataset_mask``.
         """
         with open_existing(self.name, open_kwargs) as src:
-
-            def read(window: Window | None = None, **read_kwargs: Any) -> NDArray:
-                with read_errors(self.name, window):
-                    return src.dataset_mask(window=window, **read_kwargs)
-
-            yield read
+            yield dataset_reader(src.dataset_mask, self.name)
 
     @contextmanager
     def mask_writer(self, **open_kwargs: Any) -> Iterator[Callable[..., None]]:
@@ -516,13 +572,16 @@ class Band:
         The file holding the band.
     bidx : int or None
         1-based band index. None: the band is found by its ``tags`` in the
-        file when used (band 1 without tags).
+        file when used (without tags: the only band of a single-band file);
+        :attr:`bidx` stays None, :meth:`get_bidx` tells the index found.
     tags : dict or None
         Metadata: stored with :meth:`export_tags`, and used to find the band
         when ``bidx`` is None. For code written as ``Band(source, tags, bidx)``
-        (the GeoRacoon order), a dict second argument is taken as the tags.
+        (the GeoRacoon order), a dict second argument is taken as the tags
+        (and an index third argument after a None second one as the index).
     read_params : dict or None
-        Keywords of every data read (e.g. ``{"masked": True}``).
+        Kept as :attr:`read_params`; reads do not use it (as in the GeoRacoon
+        package): pass read keywords to the reader or to :meth:`get_data`.
     _use_mask : str or None
         The mask reader, as :meth:`set_mask_reader`.
     """
@@ -538,7 +597,9 @@ class Band:
         read_params: dict[str, Any] | None = None,
         _use_mask: str | None = None,
     ) -> None:
-        if isinstance(bidx, Mapping) and not isinstance(tags, Mapping):
+        if (isinstance(bidx, Mapping) and not isinstance(tags, Mapping)) or (
+                bidx is None and isinstance(tags, (int, np.integer))
+                and not isinstance(tags, bool)):
             bidx, tags = tags, bidx
         self.source = source if isinstance(source, Source) else self._source_type(source)
         self._bidx = bidx
@@ -562,9 +623,14 @@ class Band:
         return hash(self._key())
 
     @property
-    def bidx(self) -> int:
-        """The 1-based band index: as given, else found by the tags in the file, else 1."""
-        return self._bidx if self._bidx is not None else self.get_bidx()
+    def bidx(self) -> int | None:
+        """The 1-based band index as given or set; None for a band found by its tags.
+
+        Reading it never opens the file: :meth:`get_bidx` (or
+        :meth:`index_in`, with the file open) finds the index of a band
+        given by its tags.
+        """
+        return self._bidx
 
     @bidx.setter
     def bidx(self, value: int | None) -> None:
@@ -581,16 +647,20 @@ class Band:
         Raises
         ------
         BandSelectionNoMatchError
-            If the index does not exist or no band has the tags.
+            If the index does not exist or no band has the tags, or if the
+            band has neither index nor tags and the file several bands.
         BandSelectionAmbiguousError
-            If several bands have them.
+            If several bands have the tags.
         """
         if self._bidx is not None:
             check_band_index(self._bidx, src.count, self.source.name)
             return int(self._bidx)
         tags = _candidate_tags(self.tags, match)
         if not tags:
-            check_band_index(1, src.count, self.source.name)
+            if src.count != 1:
+                raise BandSelectionNoMatchError(
+                    f"{self!r} has neither index nor tags to tell which of the {src.count} "
+                    f"bands of {self.source.name} it is: give its index (bidx=) or tags")
             return 1
         found = bidx_by_tags(src, self.source.ns, **tags)
         check_band_index(found, src.count, self.source.name)
@@ -608,18 +678,20 @@ class Band:
         Returns
         -------
         int
-            The index given, else the one band whose file tags hold the
-            chosen tags, else 1.
+            The index given (checked against the file), else the one band
+            whose file tags hold the chosen tags, else 1 for a single-band
+            file. :attr:`bidx` is left as it is.
 
         Raises
         ------
         BandSelectionNoMatchError
-            If the index does not exist or no band has the tags.
+            If the index does not exist or no band has the tags, or if the
+            band has neither and the file several bands.
         BandSelectionAmbiguousError
-            If several bands have them.
+            If several bands have the tags.
+        SourceError
+            If the file is missing or not a raster.
         """
-        if self._bidx is None and not _candidate_tags(self.tags, match):
-            return 1
         with dataset(self.source.name) as src:
             return self.index_in(src, match)
 
@@ -663,16 +735,13 @@ class Band:
         Yields
         ------
         callable
-            ``read(window=None, **read_kwargs)`` returning ``(rows, cols)``.
+            ``read(window=None, **read_kwargs)`` returning ``(rows, cols)``:
+            the dataset's ``read`` with this band as ``indexes``, every keyword
+            of rasterio's ``read`` passed on (``masked=True``, ``out_shape``,
+            ...; :func:`dataset_reader`).
         """
         with open_existing(self.source.name, open_kwargs) as src:
-            bidx = self.index_in(src, match)
-
-            def read(window: Window | None = None, **read_kwargs: Any) -> NDArray:
-                with read_errors(self.source.name, window):
-                    return src.read(bidx, window=window, **{**self.read_params, **read_kwargs})
-
-            yield read
+            yield dataset_reader(src.read, self.source.name, self.index_in(src, match))
 
     def _new_file_profile(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         profile = {**self.source.profile, **kwargs}
@@ -701,7 +770,10 @@ class Band:
         Yields
         ------
         callable
-            ``write(array, window=None)`` with a ``(rows, cols)`` array.
+            ``write(array, window=None, **write_kwargs)`` with a ``(rows, cols)``
+            array: the dataset's ``write`` with this band as ``indexes``,
+            every keyword passed on (``masked=True`` writes a masked array's
+            mask as the band's mask; :func:`dataset_writer`).
         """
         mode = open_kwargs.pop("mode", "r+" if self.source.exists else "w")
         if mode in ("w", "w+"):
@@ -711,11 +783,7 @@ class Band:
             opened = open_existing(self.source.name, {**open_kwargs, "mode": "r+"})
         with opened as dst:
             bidx = self.index_in(dst, match) if mode not in ("w", "w+") else self._bidx or 1
-
-            def write(array: NDArray, window: Window | None = None) -> None:
-                dst.write(np.asarray(array), bidx, window=window)
-
-            yield write
+            yield dataset_writer(dst, bidx)
         if mode in ("w", "w+"):
             self.source.profile = profile
 
@@ -728,24 +796,21 @@ class Band:
         Yields
         ------
         callable
-            ``read(window=None)`` returning a ``uint8`` ``(rows, cols)`` mask,
-            0 where masked, 255 where valid.
+            ``read(window=None, **read_kwargs)`` returning a ``uint8`` ``(rows,
+            cols)`` mask, 0 where masked, 255 where valid: the dataset's
+            ``read_masks`` with this band as ``indexes``.
         """
         with open_existing(self.source.name, open_kwargs) as src:
-            bidx = self.index_in(src, match)
-
-            def read(window: Window | None = None, **read_kwargs: Any) -> NDArray:
-                with read_errors(self.source.name, window):
-                    return src.read_masks(bidx, window=window, **read_kwargs)
-
-            yield read
+            yield dataset_reader(src.read_masks, self.source.name, self.index_in(src, match))
 
     @contextmanager
     def _constant_mask_reader(self, value: int, **open_kwargs: Any) -> Iterator[Reader]:
+        """A reader of a mask holding ``value`` everywhere (``int64``, as the GeoRacoon package)."""
         shape = self.source.shape
 
-        def read(window: Window | None = None, **read_kwargs: Any) -> NDArray:
-            return np.full(_window_shape(window, shape), value, dtype=np.uint8)
+        def read(window: Any = None, **read_kwargs: Any) -> NDArray:
+            return np.full(_read_shape(shape, window, read_kwargs.get("out_shape")), value,
+                           dtype=np.int64)
 
         yield read
 
@@ -756,8 +821,9 @@ class Band:
         ----------
         use : {"band", "self", "source", "mask_none", "mask_all"}
             ``"band"``/``"self"``: the band's own mask; ``"source"``: the
-            dataset mask; ``"mask_none"``: everything valid; ``"mask_all"``:
-            everything masked.
+            dataset mask (both ``uint8``, 0 masked, 255 valid);
+            ``"mask_none"``: everything valid (``int64`` 1);
+            ``"mask_all"``: everything masked (``int64`` 0).
 
         Raises
         ------
@@ -782,7 +848,7 @@ class Band:
         if self.mask_use == "source":
             return self.source.mask_reader
         if self.mask_use == "mask_none":
-            return lambda **kwargs: self._constant_mask_reader(255, **kwargs)
+            return lambda **kwargs: self._constant_mask_reader(1, **kwargs)
         if self.mask_use == "mask_all":
             return lambda **kwargs: self._constant_mask_reader(0, **kwargs)
         return self.mask_reader
