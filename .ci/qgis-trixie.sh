@@ -80,18 +80,32 @@ remove_tree() {
   rm -rf --one-file-system "$tree"
 }
 
-# Stop the processes whose root directory is the chroot (what the command left running).
+# The processes whose root directory is the chroot.
+chroot_processes() {
+  local pid
+  for pid in /proc/[0-9]*; do
+    [ "$(readlink "$pid/root" 2>/dev/null)" = "$ROOT" ] && echo "${pid#/proc/}"
+  done
+  return 0
+}
+
+# Stop what the command left running in the chroot: SIGTERM, then SIGKILL after 5 s.
 stop_processes() {
-  local signal pid pids
-  for signal in TERM KILL; do
-    pids=()
-    for pid in /proc/[0-9]*; do
-      [ "$(readlink "$pid/root" 2>/dev/null)" = "$ROOT" ] && pids+=("${pid#/proc/}")
-    done
-    [ ${#pids[@]} -gt 0 ] || return 0
-    say "stopping ${#pids[@]} process(es) left in the chroot (SIG$signal)"
-    kill -s "$signal" "${pids[@]}" 2>/dev/null || true
-    sleep 2
+  local pids pid alive deadline=$((SECONDS + 5))
+  pids=$(chroot_processes)
+  [ -n "$pids" ] || return 0
+  say "stopping $(echo "$pids" | wc -l) process(es) left in the chroot"
+  kill -s TERM $pids 2>/dev/null || true
+  while :; do
+    alive=""
+    for pid in $pids; do kill -0 "$pid" 2>/dev/null && alive="$alive $pid"; done
+    [ -n "$alive" ] && [ "$SECONDS" -lt "$deadline" ] || break
+    sleep 0.1
+  done
+  [ -z "$alive" ] || kill -s KILL $alive 2>/dev/null || true
+  deadline=$((SECONDS + 10))
+  for pid in $alive; do
+    while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
   done
 }
 
@@ -194,8 +208,11 @@ run() {
   mount_one "$ROOT/sys" -t sysfs -o ro sysfs
   mount_one "$ROOT/dev/shm" -t tmpfs -o mode=1777,nosuid,nodev shm
   mount_one "$ROOT/src" --bind "$REPO"
+  # In the background, so that a signal to this script is handled at once (a trap waits
+  # for a foreground command); the EXIT trap then stops what runs in the chroot.
   local status=0
-  in_chroot "$ROOT" sh -c 'cd /src && exec "$@"' sh "$@" || status=$?
+  in_chroot "$ROOT" sh -c 'cd /src && exec "$@"' sh "$@" </dev/null &
+  wait $! || status=$?
   return "$status"
 }
 
