@@ -70,6 +70,7 @@ def test_each_choice_names_its_options_where_a_user_looks(key, riogrande_provide
                                                                       parameter.description())
     assert parameter.help() == (f"One of: {', '.join(options)}; or the option's number: "
                                 f"{numbered(options)}. Default: {default}.")
+    assert parameter.help() in parameter.toolTip()  # the dialog's tooltip of the widget
     algorithm = QgsApplication.processingRegistry().algorithmById(algorithm_id)
     listed = ", ".join(f"{option} ({number})" for number, option in enumerate(options))
     assert listed in algorithm.shortHelpString()  # the dialog's help panel
