@@ -150,7 +150,10 @@ in_chroot() {  # in_chroot ROOT CMD...: a clean environment, as a login would gi
       http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
     [ -n "${!name:-}" ] && keep+=("$name=${!name}")
   done
-  chroot "$root" /usr/bin/env -i "${keep[@]}" HOME=/root LANG=C.UTF-8 QT_QPA_PLATFORM=offscreen \
+  # SIGINT and SIGQUIT get their default action back: the shell ignores them in background
+  # commands (and so may have whoever started this script); tests send SIGINT.
+  env --default-signal=INT,QUIT \
+    chroot "$root" /usr/bin/env -i "${keep[@]}" HOME=/root LANG=C.UTF-8 QT_QPA_PLATFORM=offscreen \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PIP_CERT=/etc/ssl/certs/ca-certificates.crt DEBIAN_FRONTEND=noninteractive "$@"
 }
