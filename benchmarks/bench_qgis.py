@@ -17,7 +17,7 @@ Two settings, the variants alternating within each repetition:
 Then, in-process, a first run of ``riogrande:prepareselector`` with no worker
 started yet and a second run on the provider's warm pool.
 
-Medians are printed and written to ``benchmarks/results/qgis.json``. The exit
+Medians are printed and written to ``benchmarks/results/qgis-<QGIS version>.json``. The exit
 code is 1 when a run fails or the outputs differ, 0 otherwise (also when a
 target is missed). Run it with the Python of QGIS (``.venv-qgis/bin/python``).
 
@@ -67,8 +67,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="skip the end-to-end runs through qgis_process")
     parser.add_argument("--data-dir", type=Path, default=HERE / "data",
                         help="where the generated rasters are cached")
-    parser.add_argument("--results", type=Path, default=HERE / "results" / "qgis.json",
-                        help="JSON file for the results")
+    parser.add_argument("--results", type=Path, default=None,
+                        help="JSON file for the results (default: results/qgis-<QGIS "
+                             "version>.json)")
     args = parser.parse_args(argv)
     args.sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
     if args.repeat < 1 or not args.sizes or any(size < 1 for size in args.sizes):
@@ -287,9 +288,10 @@ def main(argv: list[str] | None = None) -> int:
                     "load_average": list(os.getloadavg())},
         "sizes": {str(size): entry for size, entry in measured.items()},
     }
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"results written to {args.results}")
+    output = args.results or HERE / "results" / f"qgis-{Qgis.QGIS_VERSION.split('-')[0]}.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"results written to {output}")
     application.exitQgis()
     same = all(result["same_pixels"] for entry in measured.values()
                for result in entry["results"].values())

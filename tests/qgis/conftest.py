@@ -7,6 +7,7 @@ module level.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import sys
@@ -29,6 +30,22 @@ def qgis_process_command() -> str | None:
         if found:
             return found
     return None
+
+
+@pytest.fixture(autouse=True)
+def _collect_qgis_objects_on_the_main_thread():
+    """Destroy, after each test and on the main thread, the QGIS objects cycles kept alive.
+
+    A failed run's exception holds its frames, and through them the run's
+    QgsProcessingContext and the layers it loaded. Left to Python's cycle
+    collector, they are destroyed at some later allocation: in another test,
+    in whatever thread allocates (a run in a thread of its own), after what
+    they depend on is gone. QGIS crashed there, a segmentation fault in
+    QgsRasterPipe's destructor while collecting, in about one run of the QGIS
+    tests in two.
+    """
+    yield
+    gc.collect()
 
 
 @pytest.fixture(scope="session")

@@ -125,19 +125,42 @@ def test_inputs_on_different_grids_are_refused(make_raster, run_alg, tmp_path):
     assert leftovers(tmp_path) == []
 
 
+@pytest.fixture
+def layer_tree_view(qgis_iface, qgis_new_project, monkeypatch):
+    """The layer tree view of pytest-qgis's stand-in interface: a real one, on the project.
+
+    Loading results (``processing.runAndLoadResults``, the dialog) hands
+    ``iface.layerTreeView()`` to QGIS's C++ code in QGIS 3.44, which refuses
+    the stand-in's mock; QGIS 3.22 does not use it.
+    """
+    from qgis.core import QgsLayerTreeModel, QgsProject
+    from qgis.gui import QgsLayerTreeView
+
+    view = QgsLayerTreeView()
+    view.setModel(QgsLayerTreeModel(QgsProject.instance().layerTreeRoot(), view))
+    monkeypatch.setattr(qgis_iface, "layerTreeView", lambda: view, raising=False)
+    yield view
+    view.deleteLater()
+
+
+@pytest.mark.parametrize("output", ["m.tif", "TEMPORARY_OUTPUT"])
 def test_output_is_loaded_as_a_layer_named_after_algorithm_and_input(
-        make_raster, riogrande_provider, qgis_new_project, tmp_path):
+        output, make_raster, riogrande_provider, layer_tree_view, tmp_path):
     import processing
     from qgis.core import QgsProject, QgsRasterLayer
 
     source = make_raster(name="dem.tif", nodata=-9999.0)
     layer = QgsRasterLayer(str(source), "my dem")
     QgsProject.instance().addMapLayer(layer)
+    target = output if output == "TEMPORARY_OUTPUT" else str(tmp_path / output)
     results = processing.runAndLoadResults(
-        "riogrande:computemask", {"INPUT": layer.id(), "OUTPUT": str(tmp_path / "m.tif")})
+        "riogrande:computemask", {"INPUT": layer.id(), "OUTPUT": target})
     loaded = [lyr for lyr in QgsProject.instance().mapLayers().values()
               if Path(lyr.source()) == Path(results["OUTPUT"])]
     assert [lyr.name() for lyr in loaded] == ["Compute nodata mask (my dem)"]
+    assert QgsProject.instance().layerTreeRoot().findLayer(loaded[0].id()) is not None
+    np.testing.assert_array_equal(read_output(results["OUTPUT"]),
+                                  mask_reference(source, -9999.0, "all"))
 
 
 def test_runs_in_a_background_task_like_the_toolbox(make_raster, riogrande_provider, tmp_path):

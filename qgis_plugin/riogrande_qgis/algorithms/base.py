@@ -33,7 +33,7 @@ from .. import compat
 from ..dependencies import MissingDependencyError, dependency_problem, load_engine
 from ..interpreter import InterpreterNotFoundError, find_python
 from ..warm_pool import WARM_POOL
-from . import output_form
+from . import choices, output_form
 
 
 def cpu_count() -> int:
@@ -72,6 +72,11 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
     def createInstance(self) -> RiograndeAlgorithm:  # noqa: N802 (QGIS API)
         """A fresh instance for each run."""
         return type(self)()
+
+    def with_choices(self, text: str) -> str:
+        """``text``, then a paragraph naming each choice's options (and their numbers)."""
+        listed = choices.help_text(self)
+        return f"{text}\n\n{listed}" if listed else text
 
     def group(self) -> str:
         """Toolbox group."""
@@ -132,6 +137,10 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
         if problem is not None:
             return False, problem
         problem = self.unreadable_file(parameters)
+        if problem is not None:
+            return False, problem
+        # a choice given by its number is checked (and later read) as its option
+        parameters, problem = choices.normalised(self, parameters)
         if problem is not None:
             return False, problem
         ok, message = super().checkParameterValues(parameters, context)

@@ -9,7 +9,6 @@ from typing import Any
 from qgis.core import (
     QgsProcessingContext,
     QgsProcessingFeedback,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
@@ -19,7 +18,7 @@ from qgis.core import (
 
 from .. import compat
 from ..dependencies import dependency_problem, load_engine
-from . import output_form
+from . import choices, output_form
 from .base import RiograndeAlgorithm
 
 #: Names of the input layers in the expression, in the order they are given.
@@ -69,7 +68,7 @@ class RasterCalculator(RiograndeAlgorithm):
 
     def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
         """Help shown beside the parameters."""
-        return self.tr(
+        return self.with_choices(self.tr(
             "Evaluates an expression over raster layers, block by block, in several worker "
             "threads, into a tiled GeoTIFF on the grid of the first layer (its compression "
             "too).\n\n"
@@ -93,7 +92,7 @@ class RasterCalculator(RiograndeAlgorithm):
             "uncompressed unless creation options are given.\n"
             "Block size: empty = a multiple of the file's tiles. Workers (threads of QGIS's "
             "process): default all CPUs."
-        )
+        ))
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
         """Declare the parameters."""
@@ -104,10 +103,8 @@ class RasterCalculator(RiograndeAlgorithm):
         self.addParameter(QgsProcessingParameterString(
             self.EXPRESSION, self.tr("Expression, e.g. (b - a) / (b + a)"),
         ))
-        self.addParameter(QgsProcessingParameterEnum(
-            self.DATA_TYPE, self.tr("Output data type"), options=self.DATA_TYPES,
-            defaultValue="float32", usesStaticStrings=True,
-        ))
+        choices.add(self, choices.Choice(
+            self.DATA_TYPE, self.tr("Output data type"), tuple(self.DATA_TYPES), "float32"))
         self.addParameter(QgsProcessingParameterNumber(
             self.NODATA, self.tr("Output nodata value (empty: the first layer's nodata value)"),
             type=compat.DOUBLE, optional=True,
@@ -166,7 +163,7 @@ class RasterCalculator(RiograndeAlgorithm):
         inputs = {name: self.layer_file(layer)
                   for name, layer in zip(NAMES, layers, strict=False)}
         expression = self.parameterAsString(parameters, self.EXPRESSION, context)
-        dtype = self.parameterAsEnumString(parameters, self.DATA_TYPE, context)
+        dtype = choices.value(self, parameters, self.DATA_TYPE, context)
         nodata = None
         if parameters.get(self.NODATA) is not None:
             nodata = self.parameterAsDouble(parameters, self.NODATA, context)

@@ -7,11 +7,11 @@ from typing import Any
 from qgis.core import (
     QgsProcessingContext,
     QgsProcessingFeedback,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterNumber,
 )
 
 from .. import compat
+from . import choices
 from .base import RiograndeAlgorithm
 
 
@@ -32,7 +32,7 @@ class ComputeMask(RiograndeAlgorithm):
 
     def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
         """Help shown beside the parameters."""
-        return self.tr(
+        return self.with_choices(self.tr(
             "Writes the nodata mask of a raster: a GeoTIFF of type Byte, 1 = valid, "
             "0 = masked, tiled and compressed, on the grid of the input. The raster is read "
             "block by block by several worker processes, so big files are processed quickly "
@@ -54,7 +54,7 @@ class ComputeMask(RiograndeAlgorithm):
             "bands). "
             "COG: a Cloud-Optimized GeoTIFF. Creation options: GDAL's, e.g. COMPRESS=ZSTD.\n"
             "Outputs the numbers of valid and masked pixels."
-        )
+        ))
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
         """Declare the parameters."""
@@ -63,10 +63,9 @@ class ComputeMask(RiograndeAlgorithm):
             self.NODATA, self.tr("Nodata value (empty: the layer's nodata value, else 0)"),
             type=compat.DOUBLE, optional=True,
         ))
-        self.addParameter(QgsProcessingParameterEnum(
+        choices.add(self, choices.Choice(
             self.LOGIC, self.tr("Mask a pixel when … of the selected bands are nodata"),
-            options=self.LOGICS, defaultValue="all", usesStaticStrings=True,
-        ))
+            tuple(self.LOGICS), "all"))
         self.add_run_parameters(self.tr("Mask"))
 
     def nodata(self, parameters: dict[str, Any], context: QgsProcessingContext) -> Any:
@@ -85,7 +84,7 @@ class ComputeMask(RiograndeAlgorithm):
         layer, path = self.raster_file(parameters, self.INPUT, context)
         bands = self.parameterAsInts(parameters, self.BANDS, context) or None
         nodata = self.nodata(parameters, context)
-        logic = self.parameterAsEnumString(parameters, self.LOGIC, context)
+        logic = choices.value(self, parameters, self.LOGIC, context)
         output, form = self.output_and_form(parameters, context, layer)
         target = None if form["encoding"] == "sidecar" else output
         report = self.run_engine(

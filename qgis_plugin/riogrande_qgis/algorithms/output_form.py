@@ -14,12 +14,12 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingParameterBoolean,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterString,
 )
 
 from .. import compat
 from ..dependencies import MissingDependencyError, load_engine
+from . import choices
 
 ENCODING = "ENCODING"
 KEEP_VALUES = "KEEP_VALUES"
@@ -71,12 +71,11 @@ def output_format_problem(path: str, cog: bool) -> str | None:
 def add_output_form_parameters(algorithm: QgsProcessingAlgorithm) -> None:
     """Declare ENCODING, KEEP_VALUES, COG and CREATION_OPTIONS (advanced)."""
     tr = algorithm.tr
-    algorithm.addParameter(QgsProcessingParameterEnum(
-        ENCODING, tr("Output encoding (values: 1/0; nodata: 0 as nodata; mask: copy with the "
-                     "result as GDAL mask; sidecar: the input's .msk file; alpha: copy with "
-                     "an alpha band)"),
-        options=encodings(), defaultValue="values", usesStaticStrings=True,
-    ))
+    choices.add(algorithm, choices.Choice(
+        ENCODING, tr("Output encoding"), tuple(encodings()), "values",
+        {"values": tr("1/0"), "nodata": tr("0 as nodata"),
+         "mask": tr("copy with the result as GDAL mask"), "sidecar": tr("the input's .msk file"),
+         "alpha": tr("copy with an alpha band")}))
     algorithm.addParameter(QgsProcessingParameterBoolean(
         KEEP_VALUES, tr("With encoding nodata: keep the bands' values, masked pixels set to "
                         "nodata"), defaultValue=False,
@@ -102,7 +101,7 @@ def output_form(
 ) -> dict[str, Any]:
     """riogrande's output keywords: encoding, keep_values, cog, creation_options."""
     return {
-        "encoding": algorithm.parameterAsEnumString(parameters, ENCODING, context) or "values",
+        "encoding": choices.value(algorithm, parameters, ENCODING, context),
         "keep_values": algorithm.parameterAsBool(parameters, KEEP_VALUES, context),
         **file_form(algorithm, parameters, context),
     }

@@ -8,10 +8,10 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingFeedback,
     QgsProcessingParameterBand,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterRasterLayer,
 )
 
+from . import choices
 from .base import RiograndeAlgorithm
 
 
@@ -36,7 +36,7 @@ class PrepareSelector(RiograndeAlgorithm):
 
     def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
         """Help shown beside the parameters."""
-        return self.tr(
+        return self.with_choices(self.tr(
             "Writes the valid-pixel selector of the selected bands: a GeoTIFF of type Byte, "
             "1 where every selected band is valid, 0 elsewhere (tiled, compressed). It is "
             "computed block by block by several worker processes and streamed into the file, "
@@ -58,16 +58,15 @@ class PrepareSelector(RiograndeAlgorithm):
             "as the input's .msk file (no other file is written); alpha = a copy with an alpha "
             "band. COG: a Cloud-Optimized GeoTIFF.\n"
             "Outputs the numbers of valid and masked pixels."
-        )
+        ))
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
         """Declare the parameters."""
         self.add_input_parameters()
-        self.addParameter(QgsProcessingParameterEnum(
-            self.MASK_SOURCE,
-            self.tr("Validity of a band: its own mask (band) or the dataset mask (dataset)"),
-            options=list(self.MASK_READERS), defaultValue="band", usesStaticStrings=True,
-        ))
+        choices.add(self, choices.Choice(
+            self.MASK_SOURCE, self.tr("Validity of a band"), tuple(self.MASK_READERS), "band",
+            {"band": self.tr("its own mask"),
+             "dataset": self.tr("the mask shared by all bands")}))
         self.addParameter(QgsProcessingParameterRasterLayer(
             self.EXTRA_MASK, self.tr("Extra mask layer (0 = not selected)"), optional=True,
         ))
@@ -87,8 +86,7 @@ class PrepareSelector(RiograndeAlgorithm):
         layer, path = self.raster_file(parameters, self.INPUT, context)
         indexes = (self.parameterAsInts(parameters, self.BANDS, context)
                    or list(range(1, layer.bandCount() + 1)))
-        reader = self.MASK_READERS[self.parameterAsEnumString(parameters, self.MASK_SOURCE,
-                                                             context)]
+        reader = self.MASK_READERS[choices.value(self, parameters, self.MASK_SOURCE, context)]
         _, extra_path = self.raster_file(parameters, self.EXTRA_MASK, context)
         extra_band = self.parameterAsInt(parameters, self.EXTRA_MASK_BAND, context) or 1
         output, form = self.output_and_form(parameters, context, layer)
