@@ -27,8 +27,9 @@ from .test_runner import assert_no_orphans, time_limit
 pytestmark = pytest.mark.slow
 
 #: A generous bound between a block's failure and the error in the caller (typically
-#: tens of milliseconds): a run that needs more is stuck, not slow.
-PROMPT_SECONDS = 2.0
+#: tens of milliseconds, seconds on a machine busy with other work): a run that needs
+#: more is stuck, not slow.
+PROMPT_SECONDS = 10.0
 
 
 def failure_latency(error: BlockProcessingError) -> float:
