@@ -21,7 +21,8 @@ back. The modules, from the top, each with one job:
   ``contexts``: worker counts and start methods; ``helper``, ``dtypes``,
   ``compatibility``, ``timing``: the helpers under the seed's and GeoRacoon's names;
 * ``io.rasters``: :class:`Source` and :class:`Band`; ``io.handles``, ``io.create``,
-  ``io.output``, ``io.names``, ``io.checks``, ``io.tags``: core I/O; ``errors``: every
+  ``io.output``, ``io.names``, ``io.checks``, ``io.tags``: core I/O; ``io.remote``: rasters
+  over the network (names without secrets, retried reads, uploads); ``errors``: every
   error;
 * ``io.models``, ``io.lookup``, ``io.pixels``, ``io.operations``, ``io.core``: the
   GeoRacoon-compatible surface, beside core I/O.

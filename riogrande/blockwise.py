@@ -43,6 +43,7 @@ from riogrande.inputs import (
     views_of,
 )
 from riogrande.io.checks import check_nodata
+from riogrande.io.remote import gdal_options
 from riogrande.messages import is_kill
 from riogrande.outputs.profiles import default_nodata
 from riogrande.outputs.sinks import ArraySink, RasterSink, band_count
@@ -261,25 +262,25 @@ def plan_apply(
         raise FunctionError(f"func must be callable, got {func!r}")
     name = getattr(func, "__qualname__", repr(func))
     check_sendable((func, kwargs), run, f"the function {name} (or its keyword arguments)")
-    opened = open_named(inputs, bands)
-    first = next(iter(opened.values()))[0]
-    dtype = None if dtype is None else _dtype_name(dtype)
-    if output is not None and dtype is not None:
-        _file_dtype(np.dtype(dtype))
-    nodata = output_nodata(nodata, dtype)
-    target = None
-    if output is not None:
-        by_type = masked and nodata is None
-        target = plan_derived_output(output, [source.path for source, _ in opened.values()],
-                                     first.profile, nodata=default_nodata if by_type else nodata,
-                                     cog=cog,
-                                     creation_options=creation_options, dtype=dtype,
-                                     count=count)
-    border = as_size((border, border) if isinstance(border, int) else border, "border",
-                     minimum=0)
-    block, views, inner_views = views_of(first.profile, block_size, run, border)
-    read = {name: (source, indexes, mask_rule(source, indexes) if masked else None)
-            for name, (source, indexes) in opened.items()}
+    with gdal_options(run.gdal_settings):
+        opened = open_named(inputs, bands)
+        first = next(iter(opened.values()))[0]
+        dtype = None if dtype is None else _dtype_name(dtype)
+        if output is not None and dtype is not None:
+            _file_dtype(np.dtype(dtype))
+        nodata = output_nodata(nodata, dtype)
+        target = None
+        if output is not None:
+            by_type = masked and nodata is None
+            target = plan_derived_output(
+                output, [source.path for source, _ in opened.values()], first.profile,
+                nodata=default_nodata if by_type else nodata, cog=cog,
+                creation_options=creation_options, dtype=dtype, count=count)
+        border = as_size((border, border) if isinstance(border, int) else border, "border",
+                         minimum=0)
+        block, views, inner_views = views_of(first.profile, block_size, run, border)
+        read = {name: (source, indexes, mask_rule(source, indexes) if masked else None)
+                for name, (source, indexes) in opened.items()}
     jobs = [{"func": func, "inputs": read, "named": isinstance(inputs, Mapping),
              "view": view, "inner_view": inner, "kwargs": kwargs, "masked": masked,
              "dtype": dtype, "nodata": nodata}

@@ -127,7 +127,7 @@ def mask_rule(source: Source, bands: Sequence[int]) -> MaskRule:
         internal mask, alpha), which rasterio must read.
     """
     rule = []
-    with dataset(source.path) as src:
+    with dataset(source.name) as src:
         for bidx in bands:
             flags = set(src.mask_flag_enums[bidx - 1])
             nodata = src.nodatavals[bidx - 1]
@@ -142,7 +142,7 @@ def mask_rule(source: Source, bands: Sequence[int]) -> MaskRule:
 
 def has_mask(source: Source, bands: Sequence[int]) -> bool:
     """Whether GDAL masks pixels of any of ``bands`` (a nodata value, an internal mask...)."""
-    with dataset(source.path) as src:
+    with dataset(source.name) as src:
         return any(set(src.mask_flag_enums[bidx - 1]) != {MaskFlags.all_valid}
                    for bidx in bands)
 

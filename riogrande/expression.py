@@ -35,9 +35,10 @@ from numpy.typing import NDArray
 from riogrande.blockwise import ApplyJob, ApplyReport, plan_apply
 from riogrande.blockwise_worker import has_mask
 from riogrande.errors import ExpressionError
-from riogrande.inputs import open_source
+from riogrande.inputs import open_source, source_name
 from riogrande.inputs import run_options as check_run_options
 from riogrande.io.rasters import Source
+from riogrande.io.remote import gdal_options
 
 #: Functions an expression may call: name -> (numpy function, fewest, most arguments).
 FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int]] = {
@@ -350,16 +351,17 @@ def plan_calculation(
         Its :meth:`~riogrande.blockwise.ApplyJob.run` evaluates the expression.
     """
     check_input_names(list(inputs))
-    sources = {name: open_source(path) for name, path in inputs.items()}
-    compiled = Expression(expression, {name: source.count for name, source in sources.items()})
-    if not compiled.bands:
-        raise ExpressionError("the expression uses no input; name at least one "
-                              f"of {', '.join(inputs)}")
-    used = {name: sources[name] for name in compiled.bands}
-    masked = nodata is not None or any(has_mask(sources[name], bands)
-                                       for name, bands in compiled.bands.items())
     # numpy's work, which releases the GIL: threads
-    options = check_run_options(run_options, inputs=[source.name for source in used.values()])
+    options = check_run_options(run_options, inputs=[source_name(path) for path in inputs.values()])
+    with gdal_options(options.gdal_settings):
+        sources = {name: open_source(path) for name, path in inputs.items()}
+        compiled = Expression(expression, {name: source.count for name, source in sources.items()})
+        if not compiled.bands:
+            raise ExpressionError("the expression uses no input; name at least one "
+                                  f"of {', '.join(inputs)}")
+        used = {name: sources[name] for name in compiled.bands}
+        masked = nodata is not None or any(has_mask(sources[name], bands)
+                                           for name, bands in compiled.bands.items())
     return plan_apply(compiled, used, output, bands=compiled.bands, dtype=dtype,
                       nodata=nodata, masked=masked, block_size=block_size,
                       count=compiled.count, cog=cog, creation_options=creation_options,

@@ -44,12 +44,13 @@ from riogrande.inputs import (
     views_of,
 )
 from riogrande.io.rasters import Band, Source
-from riogrande.logic import aggregated_selector, check_logic, reduced_mask
+from riogrande.io.remote import gdal_options, redact
+from riogrande.logic import check_logic, reduced_mask
 from riogrande.outputs.sinks import ArraySink
 from riogrande.outputs.target import OutputSpec, OutputTarget, plan_output
 from riogrande.runner import run_views
 from riogrande.stopping import stop_on_signals
-from riogrande.workers import block_jobs, process_block, process_masks
+from riogrande.workers import block_jobs, process_block, selector_block
 
 __all__ = ["FILE_NODATA", "MaskJob", "MaskReport", "plan_mask", "plan_selector",
            "selector_array", "write_mask", "write_selector"]
@@ -207,7 +208,7 @@ def plan_mask(
     check_logic(logic)
     run = run_options(options, releases_gil=isinstance(logic, str), inputs=[source_name(source)])
     check_sendable(logic, run, f"the logic callable {logic!r}", UnsupportedLogicError)
-    with logging_level(verbose):
+    with logging_level(verbose), gdal_options(run.gdal_settings):
         source = open_source(source)
         indexes = band_indexes(source, bands)
         nodata = mask_nodata(nodata, source)
@@ -222,10 +223,10 @@ def plan_mask(
                    task_params={"nodata": nodata, "logic": logic}),
         views, block, source.shape, target,
         source.path if target.final is None else target.final,
-        {"mask_of": source.name, "bands": indexes, "nodata": nodata,
+        {"mask_of": redact(source.name), "bands": indexes, "nodata": nodata,
          "logic": _logic_name(logic)},
         run, gdal_cache_mb(block, source.profile),
-        f"mask of {source.name}, bands {indexes}, nodata {nodata!r}, logic {logic!r}, "
+        f"mask of {redact(source.name)}, bands {indexes}, nodata {nodata!r}, logic {logic!r}, "
         f"blocks of {block}",
         verbose, time.perf_counter() - started)
 
@@ -329,7 +330,7 @@ def plan_selector(
     extra = [extra_masking_band] if extra_masking_band is not None else []
     run = run_options(options, inputs=[source_name(band.source) for band in (*bands, *extra)
                                        if isinstance(band, Band)])
-    with logging_level(verbose):
+    with logging_level(verbose), gdal_options(run.gdal_settings):
         selected, extra_band = open_bands(bands, extra_masking_band)
         selected_and_extra = [*selected, *([extra_band] if extra_band is not None else [])]
         reference = selected[0].source
@@ -340,16 +341,15 @@ def plan_selector(
             target = plan_output(output, spec, grid=reference.profile,
                                  copied=[(band.source.name, band.bidx) for band in selected],
                                  inputs=[band.source.name for band in selected_and_extra])
-            tags = {"selector_of": [f"{band.source.name}:{band.bidx}:{band.mask_use}"
+            tags = {"selector_of": [f"{redact(band.source.name)}:{band.bidx}:{band.mask_use}"
                                     for band in selected]}
             if extra_band is not None:
                 tags["extra_masking_band"] = f"{extra_band.source.name}:{extra_band.bidx}"
-    jobs = [{"task": aggregated_selector, "bands": list(selected), "view": view,
-             "task_params": {"logic": "all"}, "read_params": {}, "open_params": {},
-             "extra_masking_band": extra_band} for view in views]
+    jobs = [{"bands": list(selected), "view": view, "extra_masking_band": extra_band}
+            for view in views]
     files = {band.source.name for band in selected_and_extra}
     return MaskJob(
-        process_masks, "aggr_q", jobs, views, block, reference.shape, target,
+        selector_block, "aggr_q", jobs, views, block, reference.shape, target,
         None if target is None else target.final, tags, run,
         min(256, len(files) * gdal_cache_mb(block, reference.profile, band_reads=True)),
         f"selector of {list(selected)}, blocks of {block}", verbose,

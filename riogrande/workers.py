@@ -168,6 +168,53 @@ def process_masks(
     return timer
 
 
+def selector_block(
+    bands: Sequence[Band],
+    view: Sequence[int],
+    aggr_q: Any,
+    extra_masking_band: Band | None = None,
+) -> TimedTask:
+    """The valid-pixel selector of ``bands`` over a view, enqueued like :func:`process_masks`.
+
+    The masks are read one after the other and combined as they come; once
+    no pixel of the view is left valid, the other masks cannot change the
+    answer and are not read (a remote file's tiles are not fetched).
+
+    Parameters
+    ----------
+    bands : list of Band
+        Their masks, read with the reader chosen by :meth:`Band.set_mask_reader`.
+    view : tuple of int
+        ``(x, y, width, height)`` to read.
+    aggr_q : queue-like
+        Receives ``{"view": view, "data": selector}``, ``selector`` a
+        ``bool`` array, True where every mask is valid.
+    extra_masking_band : Band or None
+        Its *data* is a mask: 0 = masked.
+
+    Returns
+    -------
+    TimedTask
+        How long reading and combining took.
+    """
+    with TimedTask() as timer:
+        window = view_to_window(view)
+        readers = [band.get_mask_reader() for band in bands]
+        if extra_masking_band is not None:
+            readers.append(extra_masking_band.data_reader)
+        selector: NDArray | None = None
+        for reader in readers:
+            with reader() as read:
+                mask = read(window=window)
+            valid = np.asarray(mask) != 0
+            selector = valid if selector is None else np.logical_and(selector, valid,
+                                                                     out=selector)
+            if not selector.any():
+                break
+        aggr_q.put(_view_message(view)(selector))
+    return timer
+
+
 def block_jobs(
     task: Callable[..., Any],
     source: str | os.PathLike[str] | Source,

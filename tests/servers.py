@@ -48,14 +48,16 @@ class Faults:
         The faults drawn from (:data:`FAULTS`).
     seed : int
         Seed of the draws.
-    next : list of str
-        Faults of the next body requests, in order, before any drawn one.
+    next : list of str or None
+        Faults of the next body requests, in order (None: none), before any
+        drawn one. Besides :data:`FAULTS`, ``"gone"``: the server's process
+        ends at once, as a server that stops in the middle of a run.
     """
 
     rate: float = 0.0
     kinds: tuple[str, ...] = FAULTS
     seed: int = 0
-    next: list[str] = field(default_factory=list)
+    next: list[str | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
@@ -147,6 +149,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         fault = self.server.faults.draw()
+        if fault == "gone":
+            os._exit(0)
         if fault in ("503", "429"):
             self._count(0, fault)
             self.send_response(int(fault))

@@ -144,3 +144,30 @@ def test_workers_read_a_gdal_virtual_path(client, raster, tmp_path):
     virtual = f"/vsizip/{archive}/inside.tif"
     report = write_mask(virtual, tmp_path / "from-zip.tif", nodata=-9999.0, executor=client)
     assert np.array_equal(read_all(report.output)[0], mask_reference(raster, -9999.0, "all"))
+
+
+def test_remote_inputs_on_dask_with_the_callers_credentials(client, raster, tmp_path):
+    """An s3:// raster read by the cluster's workers, the credentials given by the caller."""
+    import rasterio
+    from rasterio.session import AWSSession
+
+    from tests.servers import S3Server
+
+    with S3Server() as server:
+        bucket = server.client()
+        bucket.create_bucket(Bucket="rasters")
+        bucket.upload_file(str(raster), "rasters", "scene.tif")
+        endpoint = {key: server.gdal_env()[key]
+                    for key in ("AWS_S3_ENDPOINT", "AWS_HTTPS", "AWS_VIRTUAL_HOSTING")}
+        session = AWSSession(aws_access_key_id=server.key_id,
+                             aws_secret_access_key=server.secret, region_name="us-east-1")
+        # the workers started before: everything reaches them from the caller's Env
+        with rasterio.Env(session=session, **endpoint):
+            report = write_mask("s3://rasters/scene.tif", tmp_path / "dask.tif",
+                                nodata=-9999.0, logic="any", block_size=(70, 50),
+                                executor=client)
+            selector, _ = selector_array(*Source("s3://rasters/scene.tif").get_bands(),
+                                         executor=client)
+    assert np.array_equal(read_all(report.output)[0], mask_reference(raster, -9999.0, "any"))
+    assert np.array_equal(selector, selector_reference([(raster, bidx, "band")
+                                                        for bidx in (1, 2, 3)]))

@@ -31,6 +31,7 @@ from rasterio.errors import RasterioIOError
 
 from riogrande.errors import NoBandsError, RunError, SourceError, SourceNotFoundError
 from riogrande.io.names import is_plain_path
+from riogrande.io.remote import checked_open, is_remote, redact
 
 logger = logging.getLogger(__name__)
 
@@ -161,13 +162,17 @@ def open_raster(path: str | os.PathLike[str], mode: str = "r", **kwargs: Any) ->
         if os.path.getsize(name) == 0:
             raise SourceError(f"not a raster: {name} is an empty file")
     try:
-        opened = rasterio.open(name, mode, **kwargs)
-    except RasterioIOError as error:
-        raise SourceError(f"cannot open {name} as a raster: {error}") from error
-    except TypeError as error:  # rasterio's answer for a file it cannot update
-        if mode != "r+" or "not recognized" not in str(error):
+        if mode == "r":
+            opened = checked_open(name, lambda: rasterio.open(name, mode, **kwargs))
+        else:
+            opened = rasterio.open(name, mode, **kwargs)
+    except (RasterioIOError, TypeError) as error:
+        # rasterio raises a TypeError for a file it cannot open for update
+        if isinstance(error, TypeError) and (mode != "r+" or "not recognized" not in str(error)):
             raise
-        raise SourceError(f"cannot open {name} as a raster: {error}") from error
+        # GDAL's message of a remote raster may hold its signed URL: not chained
+        raise SourceError(redact(f"cannot open {name} as a raster: {error}")) from (
+            None if is_remote(name) else error)
     if mode != "w" and opened.count == 0:
         _refuse_container(opened, name)
     return opened
@@ -184,44 +189,6 @@ def _refuse_container(opened: Any, name: str) -> None:
         f"{name} has no raster bands of its own: it holds {len(subdatasets)} subdataset(s); "
         f"give one of them instead:\n  {listed}"
     )
-
-
-def _gdal_reasons(error: BaseException) -> str:
-    """GDAL's messages behind a rasterio error, deepest first (rasterio chains them)."""
-    messages: list[str] = []
-    cause: BaseException | None = error
-    while cause is not None:
-        text = str(cause).strip()
-        if text and "See previous exception" not in text and text not in messages:
-            messages.append(text)
-        cause = cause.__cause__
-    return "; ".join(reversed(messages)) or type(error).__name__
-
-
-@contextmanager
-def read_errors(name: str, window: Any = None) -> Iterator[None]:
-    """Turn a failed read of ``name`` (truncated or corrupt file) into a clear error.
-
-    Parameters
-    ----------
-    name : str
-        The raster, for the message.
-    window : rasterio.windows.Window or None
-        The part being read, for the message.
-
-    Raises
-    ------
-    SourceError
-        Naming the file, the window and GDAL's reasons.
-    """
-    try:
-        yield
-    except RasterioIOError as error:
-        where = "the whole raster" if window is None else str(window)
-        raise SourceError(
-            f"cannot read {name} ({where}), the file is damaged or truncated: "
-            f"{_gdal_reasons(error)}"
-        ) from None
 
 
 @contextmanager

@@ -6,6 +6,7 @@ import logging
 import math
 import os
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,8 @@ from riogrande.errors import (
 )
 from riogrande.io.checks import check_band_index, check_output_path, same_file
 from riogrande.io.create import new_raster
-from riogrande.io.handles import dataset, read_errors
+from riogrande.io.handles import dataset
+from riogrande.io.remote import checked_read
 from riogrande.io.tags import bidx_by_tags, write_tags
 from riogrande.prepare import view_to_window
 
@@ -93,8 +95,8 @@ def load_block(
             read_kwargs = {"out_shape": shape,
                            "resampling": scaling_params.get("method", Resampling.bilinear)}
             transform = _scaled(transform, width / cols, height / rows)
-        with read_errors(name, window):
-            data = img.read(indexes, window=window, **read_kwargs)
+        data = checked_read(name, window,
+                            lambda: img.read(indexes, window=window, **read_kwargs))
         return {"data": data, "transform": transform, "orig_profile": img.profile.copy()}
 
 
@@ -215,10 +217,12 @@ def compress_tif(
         copy_mask = _has_dataset_mask(src)
         with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), new_raster(target, **profile) as dst:
             for _, window in src.block_windows(1):
-                with read_errors(src.name, window):
-                    dst.write(src.read(window=window), window=window)
-                    if copy_mask:
-                        dst.write_mask(src.dataset_mask(window=window), window=window)
+                dst.write(checked_read(src.name, window, partial(src.read, window=window)),
+                          window=window)
+                if copy_mask:
+                    dst.write_mask(checked_read(src.name, window,
+                                                partial(src.dataset_mask, window=window)),
+                                   window=window)
             _copy_metadata(src, dst)
     logger.info("compressed %s into %s (%s)", source_path, target, compression)
     return os.fspath(target)

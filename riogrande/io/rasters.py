@@ -34,8 +34,9 @@ from riogrande.errors import (
 )
 from riogrande.io.checks import check_band_index
 from riogrande.io.create import new_raster, open_existing
-from riogrande.io.handles import dataset, read_errors
+from riogrande.io.handles import dataset
 from riogrande.io.names import is_plain_path
+from riogrande.io.remote import checked_read
 from riogrande.io.tags import NS, bidx_by_tags, match_all, read_tags, sanitize, write_tags
 
 logger = logging.getLogger(__name__)
@@ -112,13 +113,15 @@ def dataset_reader(method: Callable[..., NDArray], name: str, indexes: Any = Non
     -------
     callable
         ``read(window=None, **read_kwargs)``; a read that fails (a damaged
-        file) raises :class:`~riogrande.errors.SourceError`.
+        file, or a network fault after every try of
+        :func:`~riogrande.io.remote.checked_read`) raises
+        :class:`~riogrande.errors.SourceError`.
     """
     fixed = {} if indexes is None else {"indexes": indexes}
 
     def read(window: Any = None, **read_kwargs: Any) -> NDArray:
-        with read_errors(name, window):
-            return method(**{**fixed, "window": window, **read_kwargs})
+        return checked_read(name, window,
+                            lambda: method(**{**fixed, "window": window, **read_kwargs}))
 
     return read
 

@@ -5,15 +5,19 @@ A raster in object storage or behind a URL (``https://``, ``s3://``, ``gs://``,
 file, with settings that spare requests (:data:`READ_SETTINGS`: no directory
 listing on open, the header read once, adjacent ranges merged). A network
 fault must never become a wrong pixel: :func:`checked_read` treats a read
-that raised, or during which GDAL only logged an error, as failed, and tries
-again with a growing pause before giving up with an error that names the
-raster (:func:`redact`: without credentials) and the window. An output in
+that raised, or during which GDAL only logged an error, as failed, drops what
+GDAL cached of the file (:func:`forget`: a cut answer stays in its cache and
+fails every later read) and tries again with a growing pause before giving up
+with an error that names the raster (:func:`redact`: without credentials) and
+the window; :func:`checked_open` does the same for opening. An output in
 object storage is written locally, then uploaded whole (:func:`upload`): a
 failure or an interrupt never leaves part of it under its key.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
 import os
 import re
@@ -49,7 +53,10 @@ WRITABLE_PREFIXES = ("/vsis3/", "/vsigs/", "/vsiaz/", "/vsiadls/", "/vsioss/", "
 
 #: GDAL settings of remote reads: no directory listing when a file is opened
 #: (it would list the bucket), the header read in one request, adjacent
-#: ranges merged, GDAL's own retries of HTTP 429 and 5xx.
+#: ranges merged, GDAL's own retries of HTTP 429 and 5xx, and a cache of
+#: downloaded ranges that holds the tiles of every read in flight (with
+#: GDAL's 16 MB, a tile can be dropped before the read that fetched it
+#: uses it, and fetched again).
 READ_SETTINGS = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
     "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.vrt,.TIF,.TIFF,.ovr,.msk",
@@ -59,6 +66,7 @@ READ_SETTINGS = {
     "GDAL_HTTP_RETRY_DELAY": "0.5",
     "GDAL_HTTP_TIMEOUT": "60",
     "GDAL_HTTP_CONNECTTIMEOUT": "15",
+    "CPL_VSIL_CURL_CACHE_SIZE": str(64 * 2**20),
 }
 
 #: Tries of one read before it fails, and the first pause between two (doubled each time).
@@ -72,6 +80,9 @@ SECRET_SETTINGS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY
                    "AZURE_STORAGE_SAS_TOKEN", "AZURE_SAS", "OSS_SECRET_ACCESS_KEY",
                    "SWIFT_KEY", "GDAL_HTTP_USERPWD", "GDAL_HTTP_BEARER",
                    "GDAL_HTTP_HEADERS")
+#: Answers that another try does not change: a missing file or key, refused access
+#: (any HTTP 4xx but 429, "too many requests").
+_FINAL = re.compile(r"HTTP response code: 4(?!29)\d\d|does not exist|No such file")
 _USER_INFO = re.compile(r"(?<=://)[^/@\s\"']+@")
 _QUERY = re.compile(r"(://[^\s\"'?]*)\?[^\s\"']*")
 
@@ -128,10 +139,13 @@ def redact(text: str) -> str:
 
 
 class _GdalErrors(logging.Filter):
-    """Notes the errors GDAL only logs (rasterio's ``GDAL signalled an error``), per thread.
+    """Notes the errors and warnings GDAL only logs, per thread.
 
-    Installed on rasterio's loggers while remote reads are watched; every
-    record passes on only where it would have passed anyway.
+    rasterio logs GDAL's errors that do not raise at INFO level (``GDAL
+    signalled an error``) and GDAL's warnings at WARNING level; a failed
+    range request can be either (``Request for ... failed``). Installed on
+    rasterio's loggers while remote reads are watched; every record passes
+    on only where it would have passed anyway.
     """
 
     def __init__(self) -> None:
@@ -142,7 +156,8 @@ class _GdalErrors(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         errors = self.watched.get(record.thread or 0)
         message = record.getMessage()
-        if errors is not None and message.startswith("GDAL signalled an error"):
+        if errors is not None and (record.levelno >= logging.WARNING
+                                   or message.startswith("GDAL signalled an error")):
             errors.append(message)
         return record.levelno >= self.passing.get(record.name, logging.WARNING)
 
@@ -204,11 +219,11 @@ def gdal_options(settings: Mapping[str, str] | None) -> Iterator[None]:
 def checked_read(name: str, window: Any, read: Callable[[], T]) -> T:
     """``read()`` of ``name`` over ``window``; tried again on a network fault.
 
-    A read that raised, or during which GDAL logged an error in this thread
-    (a cut connection, a short body, HTTP 5xx or 429 after GDAL's own
-    retries), counts as failed: a block read after a fault is never used.
-    A local file is read once: its errors (a damaged or truncated file)
-    are not transient.
+    A read that raised, or during which GDAL logged an error or a warning
+    in this thread (a cut connection, a short body, HTTP 5xx or 429 after
+    GDAL's own retries), counts as failed: a block read after a fault is never used.
+    Before the next try, GDAL's cache of the file is dropped. A local file
+    is read once: its errors (a damaged or truncated file) are not transient.
 
     Parameters
     ----------
@@ -253,12 +268,87 @@ def checked_read(name: str, window: Any, read: Callable[[], T]) -> T:
             finally:
                 _filter.watched.pop(ident, None)
             if attempt < READ_TRIES:
-                logger.info("reading %s (%s) failed, try %d of %d: %s", redact(name),
-                            _where(window), attempt, READ_TRIES, redact(reason))
-                time.sleep(pause)
+                _before_next_try(name, f"reading {_where(window)}", attempt, reason, pause)
                 pause *= 2
     raise SourceError(redact(f"cannot read {name} ({_where(window)}) in {READ_TRIES} tries "
                              f"over the network: {reason}"))
+
+
+def checked_open(name: str, open_dataset: Callable[[], T]) -> T:
+    """``open_dataset()`` of the raster ``name``; tried again on a network fault.
+
+    An answer another try does not change (a missing key, refused access:
+    HTTP 4xx but 429) is final; so is any error of a local file.
+
+    Parameters
+    ----------
+    name : str
+        The raster, for the messages.
+    open_dataset : callable
+        The opening itself.
+
+    Returns
+    -------
+    object
+        What ``open_dataset`` returned.
+
+    Raises
+    ------
+    rasterio.errors.RasterioIOError
+        The error of the last try.
+    """
+    if not is_remote(name):
+        return open_dataset()
+    pause = FIRST_PAUSE
+    for attempt in range(1, READ_TRIES):
+        try:
+            return open_dataset()
+        except RasterioIOError as error:
+            reason = _reasons(error)
+            if _FINAL.search(reason):
+                raise
+        _before_next_try(name, "opening", attempt, reason, pause)
+        pause *= 2
+    return open_dataset()
+
+
+def _before_next_try(name: str, what: str, attempt: int, reason: str, pause: float) -> None:
+    """Log a failed try, forget the file's cached data, wait ``pause`` seconds."""
+    logger.info("%s %s failed, try %d of %d: %s", what, redact(name), attempt, READ_TRIES,
+                redact(reason))
+    forget(name)
+    time.sleep(pause)
+
+
+def forget(name: str) -> None:
+    """Drop what GDAL caches of the remote raster ``name`` (its size, the ranges read).
+
+    GDAL keeps the answers of a remote file for the whole process, a cut or
+    short one included, on which every later read of that part fails again.
+    """
+    clear = _cache_clearer()
+    if clear is not None:
+        clear(vsi_name(name).encode())
+
+
+@functools.cache
+def _cache_clearer() -> Callable[[bytes], None] | None:
+    """GDAL's ``VSICurlPartialClearCache``, which rasterio does not expose.
+
+    It is found through rasterio's own extension module, which links the
+    GDAL library rasterio uses; None where the platform does not resolve it.
+    """
+    import rasterio._base  # the extension module linked with GDAL
+
+    try:
+        clear = ctypes.CDLL(rasterio._base.__file__).VSICurlPartialClearCache
+    except (OSError, AttributeError):
+        logger.debug("GDAL's VSICurlPartialClearCache not found: failed remote reads are "
+                     "tried again without clearing GDAL's cache")
+        return None
+    clear.argtypes = [ctypes.c_char_p]
+    clear.restype = None
+    return clear
 
 
 def _where(window: Any) -> str:
