@@ -384,7 +384,7 @@ def output_nodata(nodata: Any, dtype: str | None) -> Any:
     Returns
     -------
     int, float or None
-        A plain Python number; None: the default of the result's type, when
+        A plain Python number (an int for an integer type); None: the default of the result's type, when
         pixels are masked.
 
     Raises
@@ -395,7 +395,8 @@ def output_nodata(nodata: Any, dtype: str | None) -> Any:
     if nodata is None:
         return None
     check_nodata(nodata, dtype or "float64", "the output")
-    return nodata.item() if isinstance(nodata, np.generic) else nodata
+    value = nodata.item() if isinstance(nodata, np.generic) else nodata
+    return int(value) if dtype is not None and np.dtype(dtype).kind in "iu" else value
 
 
 def views_of(profile: Mapping[str, Any], block_size: Sequence[int] | None,

@@ -9,7 +9,7 @@ pytest.importorskip("qgis.core")
 
 import rasterio  # noqa: E402
 from numpy.testing import assert_allclose, assert_array_equal  # noqa: E402
-from qgis.core import QgsApplication, QgsProcessingException  # noqa: E402
+from qgis.core import QgsApplication, QgsProcessingException, QgsProcessingFeedback  # noqa: E402
 
 from tests.reference import leftovers, read_all  # noqa: E402
 
@@ -161,3 +161,50 @@ def test_temporary_output_is_uncompressed_a_named_one_like_the_first_layer(layer
         assert one.compression is None
         assert two.compression == first.compression and first.compression is not None
         assert_array_equal(one.read(), two.read())
+
+
+class WarningFeedback(QgsProcessingFeedback):
+    """Keeps the warnings of a run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.warnings: list[str] = []
+
+    def pushWarning(self, warning: str) -> None:  # noqa: N802 (QGIS API)
+        self.warnings.append(warning)
+        super().pushWarning(warning)
+
+
+@pytest.mark.parametrize("data_type, nodata", [
+    ("float32", None), ("float64", None), ("uint8", 255), ("uint16", 65535), ("int16", -32768),
+    ("int32", -2147483648),
+])
+def test_empty_nodata_is_nan_or_the_types_extreme(data_type, nodata, layers, run_alg, tmp_path):
+    result = riogrande_calc(run_alg, "a > b", layers, tmp_path / "out.tif", DATA_TYPE=data_type)
+    with rasterio.open(tmp_path / "out.tif") as src:
+        assert src.dtypes[0] == data_type
+        if nodata is None:
+            assert np.isnan(src.nodata)
+        else:
+            assert src.nodata == nodata
+    red, nir = (rasterio.open(path).read(1, masked=True) for path in layers)
+    assert_array_equal(result.mask, red.mask | nir.mask)
+    assert_array_equal(result.compressed(), (red > nir).compressed().astype(data_type))
+
+
+def test_valid_results_equal_to_nodata_are_a_warning(layers, run_alg, tmp_path):
+    red, nir = (rasterio.open(path).read(1, masked=True) for path in layers)
+    colliding = int(((red <= nir) & ~(red.mask | nir.mask)).sum())
+    assert colliding > 0
+    feedback = WarningFeedback()
+    run_alg("riogrande:calc", {"INPUTS": layers, "EXPRESSION": "a > b", "DATA_TYPE": "uint8",
+                               "NODATA": 0, "WORKERS": 2, "BLOCK_SIZE": 64,
+                               "OUTPUT": str(tmp_path / "out.tif")}, feedback=feedback)
+    assert [warning for warning in feedback.warnings if "nodata value 0" in warning] == [
+        f"{colliding:,} valid pixel(s) of the result hold the nodata value 0 and read back as "
+        "nodata; choose another nodata value"]
+    clean = WarningFeedback()
+    run_alg("riogrande:calc", {"INPUTS": layers, "EXPRESSION": "a > b", "DATA_TYPE": "uint8",
+                               "WORKERS": 2, "OUTPUT": str(tmp_path / "clean.tif")},
+            feedback=clean)
+    assert not any("nodata value" in warning for warning in clean.warnings)

@@ -83,7 +83,9 @@ class RasterCalculator(RiograndeAlgorithm):
             "Examples: (b - a) / (b + a) for an NDVI of a red (a) and a near-infrared (b) "
             "layer; where(a > 1000, 2, where(a > 500, 1, 0)) for classes.\n\n"
             "Where a band the expression reads is nodata, the output is nodata: NODATA, "
-            "empty = the first layer's nodata value (none if it has none). Integer bands are "
+            "empty = NaN for a floating point data type, else the type's extreme value (the "
+            "lowest of a signed type, the highest of an unsigned one). A valid result equal "
+            "to the nodata value is counted and reported as a warning. Integer bands are "
             "computed as 64-bit floats. All layers must share size, transform and CRS.\n"
             "COG: a Cloud-Optimized GeoTIFF, with overviews. Creation options (advanced): GDAL's, "
             "over the defaults, e.g. COMPRESS=NONE to write fastest (as QGIS's own raster "
@@ -106,7 +108,8 @@ class RasterCalculator(RiograndeAlgorithm):
         choices.add(self, choices.Choice(
             self.DATA_TYPE, self.tr("Output data type"), tuple(self.DATA_TYPES), "float32"))
         self.addParameter(QgsProcessingParameterNumber(
-            self.NODATA, self.tr("Output nodata value (empty: the first layer's nodata value)"),
+            self.NODATA, self.tr("Output nodata value (empty: NaN, or the integer type's "
+                                 "extreme)"),
             type=compat.DOUBLE, optional=True,
         ))
         output_form.add_file_form_parameters(self, "COMPRESS=NONE (fastest), "
@@ -173,11 +176,16 @@ class RasterCalculator(RiograndeAlgorithm):
             form["creation_options"] = {"COMPRESS": "NONE"}  # deleted with the session
         feedback.pushInfo(self.tr("Inputs: {}").format(
             ", ".join(f"{name} = {path}" for name, path in inputs.items())))
-        self.run_engine(
+        report = self.run_engine(
             lambda engine, **options: engine.expression.calculate(
                 expression, inputs, output, dtype=dtype, nodata=nodata, **form, **options),
             parameters, context, feedback,
         )
+        if report.nodata_collisions:
+            feedback.pushWarning(self.tr(
+                "{:,} valid pixel(s) of the result hold the nodata value {} and read back as "
+                "nodata; choose another nodata value").format(report.nodata_collisions,
+                                                              report.nodata))
         return {self.OUTPUT: output}
 
     def summary(self, report: Any) -> str:
