@@ -3,7 +3,7 @@ PYTHON ?= python3
 SYSTEM_PYTHON ?= /usr/bin/python3
 VENV := .venv
 VENV_QGIS ?= .venv-qgis
-QGIS_APT := qgis python3-qgis python3-rasterio python3-pyproj proj-bin python3-venv
+QGIS_APT := qgis python3-qgis python3-rasterio python3-pyproj python3-cryptography proj-bin python3-venv
 # What the QGIS environments add from PyPI: the test tools, and Dask, rio-cogeo and moto's
 # S3 server so that their tests run there too (kept on the distribution's numpy, rasterio,
 # pyproj and GDAL).

@@ -22,9 +22,10 @@ SUITE=trixie
 # QGIS and its Python bindings from backports; the rest of what the tests and benchmarks
 # need from trixie itself (pyproj and the GDAL bindings as the distribution builds them).
 BACKPORTS_PACKAGES="qgis python3-qgis"
+# python3-cryptography: moto's pyOpenSSL stays on the system's OpenSSL.
 # proj-bin: pyproj finds PROJ's data through the proj program when run from a venv.
-PACKAGES="python3-rasterio python3-pyproj python3-gdal proj-bin python3-venv python3-pip make \
-ca-certificates"
+PACKAGES="python3-rasterio python3-pyproj python3-gdal python3-cryptography proj-bin python3-venv \
+python3-pip make ca-certificates"
 STAMP=.riogrande-chroot
 LOCK=$ROOT.lock
 MOUNTS=()
