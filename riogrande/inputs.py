@@ -53,7 +53,7 @@ from riogrande.prepare import View, create_views
 #: ``nodata="file"``: the raster's own nodata value, or 0 when it has none.
 FILE_NODATA = "file"
 #: Blocks read at once from rasters over the network, by threads, by default.
-REMOTE_READS = 16
+REMOTE_READS = 8
 
 Progress = Callable[[int, int], Any]
 Cancel = Callable[[], bool]

@@ -258,7 +258,7 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
         if self.in_threads:
             feedback.pushInfo(self.tr("riogrande {} ({}), {} worker thread(s)").format(
                 engine.__version__, os.path.dirname(engine.__file__),
-                chosen or self.tr("one per CPU (16 for rasters over the network)")))
+                chosen or self.tr("one per CPU (8 for rasters over the network)")))
         else:
             feedback.pushInfo(self.tr("riogrande {} ({}), {} worker process(es) running {}"
                                       ).format(engine.__version__,
