@@ -86,6 +86,7 @@ bench: $(VENV)/.bench-installed bench-qgis bench-qgis-344
 	$(VENV)/bin/python benchmarks/bench_outputs.py
 	$(VENV)/bin/python benchmarks/bench_dask.py
 	$(VENV)/bin/python benchmarks/bench_apply.py
+	$(VENV)/bin/python benchmarks/bench_remote.py
 
 # The plugin against QGIS's own algorithms, on the distribution's QGIS...
 bench-qgis: $(VENV_QGIS)/.installed
