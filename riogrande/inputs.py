@@ -384,8 +384,8 @@ def output_nodata(nodata: Any, dtype: str | None) -> Any:
     Returns
     -------
     int, float or None
-        A plain Python number (an int for an integer type); None: the default of the result's type, when
-        pixels are masked.
+        A plain Python number (an int for an integer type); None: the
+        default of the result's type, when pixels are masked.
 
     Raises
     ------
