@@ -57,20 +57,14 @@ def choose_block_size(
 ) -> tuple[int, int]:
     """Pick a block size aligned to the file's internal blocks.
 
-    The block is a whole number of internal blocks (so none is decompressed
-    twice), holds about :data:`TARGET_BLOCK_BYTES` of pixels across all bands
-    (a pixel-interleaved tile decompresses every band at once), and is small
-    enough to give every worker several blocks.
-
-    When each block is read one band at a time (``band_reads``, e.g. band
-    masks) from a tiled, pixel-interleaved multi-band file, the block is one
-    tile: each band read decompresses the tile of all bands, and only GDAL's
-    block cache spares the next band from doing it again; one tile keeps the
-    cache a local worker needs to a few MB (:func:`gdal_cache_mb`).
-
-    On an executor riogrande does not own (``distributed``) blocks hold about
-    :data:`DISTRIBUTED_TARGET_BLOCK_BYTES`, and band reads are not cut to one
-    tile: such workers keep GDAL's default cache (5 % of their RAM).
+    The block is a whole number of internal blocks (none decompressed
+    twice), holds about :data:`TARGET_BLOCK_BYTES` of pixels of all bands,
+    and gives every worker several blocks. Blocks read band by band
+    (``band_reads``) from a tiled, pixel-interleaved multi-band file are one
+    tile, so the GDAL cache sparing the other bands' decompression stays a
+    few MB (:func:`gdal_cache_mb`). On an executor riogrande does not own
+    (``distributed``; workers keep GDAL's default cache) blocks hold about
+    :data:`DISTRIBUTED_TARGET_BLOCK_BYTES` and band reads are not cut to one tile.
 
     Parameters
     ----------
@@ -138,9 +132,8 @@ def resolve_block_size(
 
     Notes
     -----
-    A block size that cuts the raster into :data:`MANY_BLOCKS` blocks or more
-    of fewer than :data:`SMALL_BLOCK_PIXELS` pixels is logged as a warning: the
-    run works, but spends its time on per-block overhead.
+    :data:`MANY_BLOCKS` blocks or more of fewer than :data:`SMALL_BLOCK_PIXELS`
+    pixels are logged as a warning (per-block overhead).
     """
     if block_size is None:
         return choose_block_size(profile, workers, band_reads, distributed)
@@ -163,10 +156,8 @@ def gdal_cache_mb(
 ) -> int:
     """GDAL block cache a worker needs, in MB.
 
-    A block read in one call for all its bands needs next to no cache: each
-    tile is decompressed once. A block read band by band (band masks) from a
-    pixel-interleaved file decompresses each tile for every band unless the
-    cache holds the tiles the block touches, for all bands.
+    A block read for all bands in one call decompresses each tile once; one
+    read band by band needs the cache to hold the tiles it touches, all bands.
 
     Parameters
     ----------

@@ -1,18 +1,14 @@
 """Your own function over the blocks of one or more rasters: :func:`apply`.
 
-A run is planned, then run (:func:`plan_apply`, :meth:`ApplyJob.run`):
-planning checks the inputs (files, bands, grids: :mod:`riogrande.inputs`),
-the function and the output (:mod:`riogrande.outputs.target`) before any
-process starts; running hands the output's sink to the engine
-(:func:`~riogrande.runner.run_views`: threads, worker processes, a caller's
-executor, a Dask client), which calls the function on every block (with a
-border for focal filters) and streams the results into a new GeoTIFF or COG,
-or into an array.
-
-The output's data type and band count are those of what the function
-returns for the first block that arrives, checked for every later block; its
-georeferencing, tiling and compression are those of the first input, unless
-creation options say otherwise.
+:func:`plan_apply` checks the inputs (:mod:`riogrande.inputs`), the function
+and the output (:mod:`riogrande.outputs.target`) before any process starts;
+:meth:`ApplyJob.run` hands the output's sink to the engine
+(:func:`~riogrande.runner.run_views`), which calls the function on every
+block (with a border for focal filters) and streams the results into a new
+GeoTIFF or COG, or into an array. The output's data type and band count are
+those of the first block's result (checked for every later one); its grid,
+tiling and compression those of the first input unless creation options say
+otherwise.
 """
 
 from __future__ import annotations

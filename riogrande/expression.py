@@ -24,6 +24,8 @@ them.
 from __future__ import annotations
 
 import ast
+import functools
+import itertools
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -42,34 +44,12 @@ from riogrande.io.remote import gdal_options
 
 #: Functions an expression may call: name -> (numpy function, fewest, most arguments).
 FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int]] = {
-    "where": (np.where, 3, 3),
-    "sqrt": (np.sqrt, 1, 1),
-    "log": (np.log, 1, 1),
-    "log10": (np.log10, 1, 1),
-    "log2": (np.log2, 1, 1),
-    "log1p": (np.log1p, 1, 1),
-    "exp": (np.exp, 1, 1),
-    "abs": (np.abs, 1, 1),
-    "sin": (np.sin, 1, 1),
-    "cos": (np.cos, 1, 1),
-    "tan": (np.tan, 1, 1),
-    "arcsin": (np.arcsin, 1, 1),
-    "arccos": (np.arccos, 1, 1),
-    "arctan": (np.arctan, 1, 1),
-    "arctan2": (np.arctan2, 2, 2),
-    "floor": (np.floor, 1, 1),
-    "ceil": (np.ceil, 1, 1),
-    "round": (np.round, 1, 2),
-    "minimum": (np.minimum, 2, 2),
-    "maximum": (np.maximum, 2, 2),
-    "clip": (np.clip, 3, 3),
-    "isnan": (np.isnan, 1, 1),
-    "isfinite": (np.isfinite, 1, 1),
-    "isinf": (np.isinf, 1, 1),
-    "logical_and": (np.logical_and, 2, 2),
-    "logical_or": (np.logical_or, 2, 2),
-    "logical_not": (np.logical_not, 1, 1),
-    "logical_xor": (np.logical_xor, 2, 2),
+    **{name: (getattr(np, name), 1, 1) for name in (
+        "sqrt", "log", "log10", "log2", "log1p", "exp", "abs", "sin", "cos", "tan", "arcsin",
+        "arccos", "arctan", "floor", "ceil", "isnan", "isfinite", "isinf", "logical_not")},
+    **{name: (getattr(np, name), 2, 2) for name in (
+        "arctan2", "minimum", "maximum", "logical_and", "logical_or", "logical_xor")},
+    "where": (np.where, 3, 3), "clip": (np.clip, 3, 3), "round": (np.round, 1, 2),
 }
 #: Names that stand for numbers.
 CONSTANTS = {"nan": math.nan, "inf": math.inf, "pi": math.pi, "e": math.e}
@@ -189,7 +169,7 @@ class Expression:
         self._used.setdefault(name, set()).update(bands)
         if self.counts[name] == 1:
             return lambda data: self._band(data, name, 1)
-        return lambda data: self._all_bands(data, name)
+        return lambda data: _as_computed(data[name])
 
     def _compile_Subscript(self, node: ast.Subscript) -> Node:  # noqa: N802
         index = node.slice
@@ -222,13 +202,7 @@ class Expression:
         operation = _BOOLEAN[type(node.op)]
         values = [self._compile(value) for value in node.values]
 
-        def combined(data: Data) -> Any:
-            result = values[0](data)
-            for value in values[1:]:
-                result = operation(result, value(data))
-            return result
-
-        return combined
+        return lambda data: functools.reduce(operation, (value(data) for value in values))
 
     def _compile_Compare(self, node: ast.Compare) -> Node:  # noqa: N802
         for operator in node.ops:
@@ -239,10 +213,9 @@ class Expression:
 
         def compared(data: Data) -> Any:
             values = [operand(data) for operand in operands]
-            result = operations[0](values[0], values[1])
-            for i, operation in enumerate(operations[1:], start=1):
-                result = np.logical_and(result, operation(values[i], values[i + 1]))
-            return result
+            return functools.reduce(np.logical_and, (
+                operation(*pair) for operation, pair in zip(operations, itertools.pairwise(values),
+                                                            strict=True)))
 
         return compared
 
@@ -269,9 +242,6 @@ class Expression:
 
     def _band(self, data: Data, name: str, bidx: int) -> NDArray:
         return _as_computed(data[name][self._positions[name][bidx]])
-
-    def _all_bands(self, data: Data, name: str) -> NDArray:
-        return _as_computed(data[name])
 
     def __call__(self, data: Data) -> NDArray:
         """Evaluate on a block.

@@ -6,13 +6,10 @@ A job is planned, then run::
     report = job.run()
 
 Planning checks the inputs (:mod:`riogrande.inputs`) and the output
-(:mod:`riogrande.outputs.target`) and writes nothing; the command line asks
-its question (writing into a file in place) between the two steps. Running
-hands the output's sink to the engine (:func:`~riogrande.runner.run_views`),
-which runs the seed's workers over the views, and counts the pixels.
-:func:`write_mask`, :func:`write_selector` and :func:`selector_array` do both
-steps; :func:`~riogrande.parallel.compute_mask` and
-:func:`~riogrande.parallel.prepare_selector` are thin wrappers around them.
+(:mod:`riogrande.outputs.target`) and writes nothing; running hands the
+output's sink to the engine (:func:`~riogrande.runner.run_views`) and counts
+the pixels. :func:`write_mask`, :func:`write_selector` and
+:func:`selector_array` do both steps.
 """
 
 from __future__ import annotations
@@ -173,10 +170,6 @@ class MaskJob:
                           self.planning_seconds + time.perf_counter() - started)
 
 
-def _logic_name(logic: str | Callable[..., Any]) -> str:
-    return logic if isinstance(logic, str) else getattr(logic, "__name__", "")
-
-
 def plan_mask(
     source: str | os.PathLike[str] | Source,
     output: str | os.PathLike[str] | None = None,
@@ -224,7 +217,7 @@ def plan_mask(
         views, block, source.shape, target,
         source.path if target.final is None else target.final,
         {"mask_of": redact(source.name), "bands": indexes, "nodata": nodata,
-         "logic": _logic_name(logic)},
+         "logic": logic if isinstance(logic, str) else getattr(logic, "__name__", "")},
         run, gdal_cache_mb(block, source.profile),
         f"mask of {redact(source.name)}, bands {indexes}, nodata {nodata!r}, logic {logic!r}, "
         f"blocks of {block}",

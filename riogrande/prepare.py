@@ -45,18 +45,12 @@ def as_size(value: Sequence[int], name: str, *, minimum: int = 1) -> tuple[int, 
     try:
         width, height = value
     except (TypeError, ValueError):
-        raise BlockSizeError(
-            f"{name} must be a (width, height) pair of integers, got {value!r}"
-        ) from None
-    for member in (width, height):
-        if isinstance(member, bool) or not isinstance(member, numbers.Integral):
-            raise BlockSizeError(
-                f"{name} must be a (width, height) pair of integers, got {value!r}"
-            )
-        if member < minimum:
-            raise BlockSizeError(
-                f"{name} members must be at least {minimum}, got {value!r}"
-            )
+        width = height = None
+    if any(isinstance(member, bool) or not isinstance(member, numbers.Integral)
+           for member in (width, height)):
+        raise BlockSizeError(f"{name} must be a (width, height) pair of integers, got {value!r}")
+    if min(width, height) < minimum:
+        raise BlockSizeError(f"{name} members must be at least {minimum}, got {value!r}")
     return int(width), int(height)
 
 
@@ -127,10 +121,7 @@ def view_to_window(view: Sequence[int] | None) -> Window | None:
     rasterio.windows.Window or None
         ``None`` when ``view`` is ``None`` (meaning: the whole raster).
     """
-    if view is None:
-        return None
-    x, y, width, height = view
-    return Window(x, y, width, height)
+    return None if view is None else Window(*view)
 
 
 def _slices(view: Sequence[int]) -> tuple[slice, slice]:

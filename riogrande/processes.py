@@ -16,6 +16,7 @@ yet finished fails with :class:`~concurrent.futures.process.BrokenProcessPool`.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing
 import pickle
@@ -92,13 +93,11 @@ def _decode_outcome(payload: bytes) -> tuple[int, bool, Any]:
 
 def _settle(future: Future, ok: bool, value: Any) -> None:
     """Give ``future`` its outcome unless it is already done (e.g. cancelled meanwhile)."""
-    try:
+    with contextlib.suppress(InvalidStateError):
         if ok:
             future.set_result(value)
         else:
             future.set_exception(value)
-    except InvalidStateError:
-        pass
 
 
 @dataclass(eq=False)
@@ -261,11 +260,8 @@ class ProcessWorkers(Executor):
             return
         self._closing = True
         for worker in self._workers:
-            try:
-                with worker.send_lock:
-                    worker.tasks.send_bytes(b"")
-            except OSError:
-                pass
+            with contextlib.suppress(OSError), worker.send_lock:
+                worker.tasks.send_bytes(b"")
         if wait:
             self._join()
 

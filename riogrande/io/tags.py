@@ -123,10 +123,6 @@ def match_any(targets: Mapping[str, Any], tags: Mapping[str, Any]) -> bool:
     return any(key in tags and tags[key] == value for key, value in targets.items())
 
 
-def _bidx(bidx: int | None) -> int:
-    return int(bidx or 0)
-
-
 def write_tags(dst: Any, tags: Mapping[str, Any], bidx: int | None = 0, ns: str = NS) -> None:
     """Merge ``tags`` into the metadata of a band or of the dataset.
 
@@ -141,7 +137,7 @@ def write_tags(dst: Any, tags: Mapping[str, Any], bidx: int | None = 0, ns: str 
         Metadata domain.
     """
     if tags:
-        dst.update_tags(_bidx(bidx), ns=ns, **serialize(tags))
+        dst.update_tags(int(bidx or 0), ns=ns, **serialize(tags))
 
 
 def read_tags(src: Any, bidx: int | None = None, ns: str = NS) -> dict[str, Any]:
@@ -160,11 +156,9 @@ def read_tags(src: Any, bidx: int | None = None, ns: str = NS) -> dict[str, Any]
     dict
         Decoded values (text that is not JSON stays a string).
     """
-    index = _bidx(bidx)
-    tags = deserialize(src.tags(index, ns=ns))
+    tags = deserialize(src.tags(int(bidx or 0), ns=ns))
     if ns == NS:
-        legacy = deserialize(src.tags(index, ns=LEGACY_NS))
-        tags = {**legacy, **tags}
+        tags = {**deserialize(src.tags(int(bidx or 0), ns=LEGACY_NS)), **tags}
     return tags
 
 

@@ -49,7 +49,6 @@ ALPHA_OPAQUE = {"uint8": 255, "uint16": 65535}
 Cancel = Callable[[], bool] | None
 
 
-
 def copied_dtype(bands: Sequence[CopiedBand]) -> str:
     """The one data type that holds every copied band."""
     dtypes = []
@@ -149,7 +148,8 @@ class _BandReader:
         return out
 
 
-def _check_cancel(cancel: Cancel) -> None:
+def check_cancel(cancel: Cancel) -> None:
+    """Raise :class:`~riogrande.errors.RunCancelledError` once ``cancel()`` is True."""
     if cancel is not None and cancel():
         raise RunCancelledError("the run was cancelled while writing the output")
 
@@ -163,7 +163,7 @@ def _windows_of(
 
         def windows() -> Iterator[tuple[Any, NDArray]]:
             for view in views:
-                _check_cancel(cancel)
+                check_cancel(cancel)
                 window = view_to_window(view)
                 yield window, mask.read(1, window=window) != 0
 

@@ -3,26 +3,19 @@
 :func:`plan_output` (a mask or selector: a 0/1 result and its encodings) and
 :func:`plan_derived_output` (a function's result, :func:`riogrande.apply`)
 raise every problem of an output before any work starts and return an
-:class:`OutputTarget`. A job then reads::
-
-    target = plan_output(...)
-    with target.writing(views, tags, cancel) as sink:
-        run_views(worker, jobs, sink, ...)
-
-:meth:`OutputTarget.writing` owns every file of the output: the one
-temporary file the output is written under, the scratch files of an
-encoding or a COG, the encoding and copying steps, one check of each file
-written and the final rename. The blocks go straight into the output when it
-is a GeoTIFF of the result itself; otherwise into a scratch GeoTIFF next to
-the output, which is then encoded (pixels copied) and copied into the final
-driver (COG, PNG) block by block. The output appears under its name only
-once complete; a failure, a cancel or a stop signal leaves nothing behind.
+:class:`OutputTarget`; a job then runs inside ``with target.writing(views,
+tags, cancel) as sink``. :meth:`OutputTarget.writing` owns every file of the
+output: the blocks go straight into a temporary file when the output is a
+GeoTIFF of the result itself, else into a scratch GeoTIFF that is encoded
+(pixels copied) and copied into the final driver (COG, PNG) block by block.
+Each file is checked; the output appears under its name only once complete,
+and a failure, a cancel or a stop signal leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -30,16 +23,18 @@ from typing import Any
 
 import numpy as np
 
-from riogrande.errors import EncodingError, OutputFormatError, RunCancelledError
+from riogrande.errors import EncodingError, OutputFormatError
 from riogrande.io.checks import check_in_place, check_nodata, check_output_path
 from riogrande.io.locking import exclusive_write
 from riogrande.io.output import atomic_output
 from riogrande.io.remote import check_remote_output, is_remote, upload
 from riogrande.outputs.encodings import (
+    Cancel,
     CopiedBand,
     CopyEncoding,
     SidecarEncoding,
     check_alpha_dtype,
+    check_cancel,
     copied_dtype,
     copy_layout,
     has_internal_mask,
@@ -66,7 +61,6 @@ from riogrande.outputs.profiles import (
 from riogrande.outputs.sinks import ProfileFor, RasterSink
 from riogrande.outputs.written import check_written, scratch_folder, translate
 
-Cancel = Callable[[], bool] | None
 Encoding = CopyEncoding | SidecarEncoding
 
 #: Profile keys that are not creation options.
@@ -117,11 +111,6 @@ class OutputSpec:
 def _fixed(profile: dict[str, Any]) -> ProfileFor:
     """A :data:`~riogrande.outputs.sinks.ProfileFor` that is ``profile`` whatever the result."""
     return lambda dtype, count: profile
-
-
-def _check_stop(cancel: Cancel) -> None:
-    if cancel is not None and cancel():
-        raise RunCancelledError("the run was cancelled while writing the output")
 
 
 @dataclass(frozen=True)
@@ -190,7 +179,7 @@ class OutputTarget:
                 sink = RasterSink(folder / "mask.tif", self.blocks_profile, self.in_place)
                 yield sink
                 check_written(sink.path, self.in_place)
-                _check_stop(cancel)
+                check_cancel(cancel)
                 write_into_mask(sink.path, self.in_place, views)
             return
         if self.final is None:
@@ -205,7 +194,7 @@ class OutputTarget:
                     yield sink
                     check_written(sink.path, self.final)
                     self._finish(sink.path, temporary, folder, views, tags, cancel)
-            _check_stop(cancel)
+            check_cancel(cancel)
             check_written(temporary, self.final)
 
     def _finish(self, blocks: Path, temporary: Path, folder: Path,
@@ -213,13 +202,13 @@ class OutputTarget:
         """Encode the blocks' file and copy it into the final driver, into ``temporary``."""
         written = blocks
         if self.encoding is not None:
-            _check_stop(cancel)
+            check_cancel(cancel)
             written = temporary if self.copy_driver is None else folder / "encoded.tif"
             self.encoding.write(blocks, written, views, tags, cancel)
             if self.copy_driver is not None:
                 check_written(written, self.final or written)
         if self.copy_driver is not None:
-            _check_stop(cancel)
+            check_cancel(cancel)
             translate(written, temporary, self.copy_driver, self.copy_options or {})
 
 
@@ -234,7 +223,7 @@ def _output_file(final: Path | str, cancel: Cancel) -> Iterator[Path]:
     with scratch_folder() as folder:
         temporary = folder / PurePosixPath(os.fspath(final)).name
         yield temporary
-        _check_stop(cancel)
+        check_cancel(cancel)
         upload(temporary, os.fspath(final))
 
 
