@@ -22,8 +22,8 @@ back. The modules, from the top, each with one job:
   ``compatibility``, ``timing``: the helpers under the seed's and GeoRacoon's names;
 * ``io.rasters``: :class:`Source` and :class:`Band`; ``io.handles``, ``io.create``,
   ``io.output``, ``io.names``, ``io.checks``, ``io.tags``: core I/O; ``io.remote``: rasters
-  over the network (names without secrets, retried reads, uploads); ``errors``: every
-  error;
+  over the network (names without secrets, retried reads, uploads); ``io.prefetch``: their
+  tiles downloaded ahead of the blocks; ``errors``: every error;
 * ``io.models``, ``io.lookup``, ``io.pixels``, ``io.operations``, ``io.core``: the
   GeoRacoon-compatible surface, beside core I/O.
 """

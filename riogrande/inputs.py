@@ -46,15 +46,15 @@ from riogrande.errors import (
 from riogrande.io.checks import check_band_index, check_nodata, check_same_grid
 from riogrande.io.handles import dataset
 from riogrande.io.rasters import Band, Source
-from riogrande.io.remote import READ_SETTINGS, is_remote
+from riogrande.io.remote import READ_SETTINGS, is_remote, vsi_name
 from riogrande.pool import Pool, check_backend, is_distributed
 from riogrande.prepare import View, create_views
 
+#: Blocks read at once by threads from rasters over the network, where their tiles are not
+#: fetched ahead (see :func:`run_options`).
+REMOTE_READS = 16
 #: ``nodata="file"``: the raster's own nodata value, or 0 when it has none.
 FILE_NODATA = "file"
-#: Blocks read at once from rasters over the network, by threads, by default.
-REMOTE_READS = 8
-
 Progress = Callable[[int, int], Any]
 Cancel = Callable[[], bool]
 PathOrSource = str | os.PathLike[str] | Source
@@ -91,14 +91,20 @@ class RunOptions:
     gdal_settings : dict or None
         GDAL configuration options of the reads, over riogrande's own for
         rasters over the network (:data:`riogrande.io.remote.READ_SETTINGS`).
+    fetch_ahead : tuple of str
+        Rasters over the network whose tiles threads of this process
+        download ahead of the blocks (set from the job's inputs).
 
     Notes
     -----
     A raster read over the network waits on round trips more than on the
     CPUs: with threads (the default of the built-in jobs and expressions),
-    :data:`REMOTE_READS` blocks are read at once unless ``nbrcpu`` says
-    otherwise, and the options of a ``rasterio.Env`` the caller opened (a
-    session's credentials) go to worker processes too.
+    the tiles of the blocks to come are downloaded ahead by
+    :data:`~riogrande.io.prefetch.FETCH_THREADS` threads while the workers
+    decode (the selector, which reads masks band by band and stops early,
+    reads with :data:`REMOTE_READS` threads instead), and the options of a
+    ``rasterio.Env`` the caller opened (a session's credentials) go to worker
+    processes too.
     """
 
     nbrcpu: int | None = None
@@ -110,6 +116,7 @@ class RunOptions:
     cancel: Cancel | None = None
     gdal_cachemax_mb: int | None = None
     gdal_settings: dict[str, str] | None = None
+    fetch_ahead: tuple[str, ...] = ()
 
     @property
     def workers(self) -> int:
@@ -141,7 +148,8 @@ class RunOptions:
 
 
 def run_options(options: Mapping[str, Any], *, releases_gil: bool = True,
-                inputs: Sequence[str | os.PathLike[str]] = ()) -> RunOptions:
+                inputs: Sequence[str | os.PathLike[str]] = (), whole_reads: bool = True
+                ) -> RunOptions:
     """Check a job's ``**run_options`` (see :class:`RunOptions`).
 
     Parameters
@@ -153,6 +161,11 @@ def run_options(options: Mapping[str, Any], *, releases_gil: bool = True,
         processes (when neither a backend nor an executor is given).
     inputs : list of str or path-like
         The rasters read: network reads get their own defaults.
+    whole_reads : bool, default True
+        Whether every block reads all of its tiles of the inputs: then, in
+        threads, they are fetched ahead of the block; else (masks read band
+        by band, which stop once the block is decided) :data:`REMOTE_READS`
+        threads read at once.
 
     Returns
     -------
@@ -177,13 +190,16 @@ def run_options(options: Mapping[str, Any], *, releases_gil: bool = True,
     if backend is None and checked.executor is None:
         backend = "threads" if releases_gil else "processes"
     checked = replace(checked, backend=backend)
-    if not any(is_remote(name) for name in inputs):
+    remote = [vsi_name(name) for name in inputs if is_remote(name)]
+    if not remote:
         return checked
+    in_threads = backend == "threads" and checked.executor is None
     nbrcpu = checked.nbrcpu
-    if nbrcpu is None and backend == "threads" and checked.executor is None:
+    if in_threads and not whole_reads and nbrcpu is None:
         nbrcpu = max(REMOTE_READS, get_nbr_workers())
     caller = rasterio.env.getenv() if rasterio.env.hasenv() else {}
-    return replace(checked, nbrcpu=nbrcpu, gdal_settings={
+    return replace(checked, nbrcpu=nbrcpu, fetch_ahead=tuple(remote) if in_threads and whole_reads
+                   else (), gdal_settings={
         **READ_SETTINGS, **{key: str(value) for key, value in caller.items()},
         **(checked.gdal_settings or {})})
 

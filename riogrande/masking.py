@@ -322,7 +322,7 @@ def plan_selector(
                           "first raster's .msk file)")
     extra = [extra_masking_band] if extra_masking_band is not None else []
     run = run_options(options, inputs=[source_name(band.source) for band in (*bands, *extra)
-                                       if isinstance(band, Band)])
+                                       if isinstance(band, Band)], whole_reads=False)
     with logging_level(verbose), gdal_options(run.gdal_settings):
         selected, extra_band = open_bands(bands, extra_masking_band)
         selected_and_extra = [*selected, *([extra_band] if extra_band is not None else [])]

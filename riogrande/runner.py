@@ -37,6 +37,8 @@ from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
 from dataclasses import dataclass
 from typing import Any
 
+from rasterio.errors import RasterioError
+
 from riogrande.contexts import get_nbr_workers
 from riogrande.errors import (
     AggregationError,
@@ -47,7 +49,8 @@ from riogrande.errors import (
     WorkerLostError,
 )
 from riogrande.io import gdal_cache, handles
-from riogrande.io.remote import gdal_options
+from riogrande.io.prefetch import AHEAD_BYTES, TileFetcher
+from riogrande.io.remote import gdal_options, redact
 from riogrande.messages import KILL
 from riogrande.pool import (
     WorkerPool,
@@ -222,6 +225,7 @@ def run_views(
     executor: Any = None,
     backend: str | None = None,
     gdal_settings: Mapping[str, str] | None = None,
+    fetch_ahead: Sequence[str] = (),
 ) -> Any:
     """Run ``worker`` once per job in a pool of workers, feeding ``aggregator``.
 
@@ -278,6 +282,12 @@ def run_views(
         GDAL configuration options of the reads (those of rasters over the
         network, a caller's credentials): set in this process for the run,
         and for each job run in another process.
+    fetch_ahead : list of str
+        Rasters over the network (GDAL names) the jobs read. With workers in
+        threads of this process, each job's tiles are downloaded ahead by
+        threads of their own (:class:`~riogrande.io.prefetch.TileFetcher`)
+        and the job goes to a worker once they have arrived: the workers
+        decode while the downloads wait on the network.
 
     Returns
     -------
@@ -305,7 +315,8 @@ def run_views(
     workers = min(get_nbr_workers(nbrcpu), max(total, 1))
     settings = dict(gdal_settings or {})
     with stop_on_signals(cancel) as stop, gdal_options(settings):
-        work = _Work(worker, queue_param, progress, stop, on_message, settings)
+        work = _Work(worker, queue_param, progress, stop, on_message, settings,
+                     tuple(fetch_ahead))
         if executor is None and backend == "threads":
             return _run(thread_pool(workers), work, job_list, aggregator, gdal_cachemax_mb)
         with default_start_method_kept() as application_method:
@@ -330,6 +341,7 @@ class _Work:
     cancel: Cancel
     on_message: Callable[[Any], None] | None
     settings: dict[str, str]
+    fetch_ahead: tuple[str, ...]
 
 
 def _run(pool: WorkerPool, work: _Work, job_list: Sequence[dict[str, Any]],
@@ -369,6 +381,7 @@ def _drive(pool: WorkerPool, work: _Work, job_list: Sequence[dict[str, Any]],
     # a lock held forever in the forked children.
     aggregation = _Aggregator(aggregator, maxsize=max(2, pool.workers))
     datasets = handles.RunDatasets() if pool.in_process else None
+    ahead = _FetchedAhead.start(work.fetch_ahead) if pool.in_process else None
     pending: dict[Future, Any] = {}
     succeeded = False
     try:
@@ -378,7 +391,11 @@ def _drive(pool: WorkerPool, work: _Work, job_list: Sequence[dict[str, Any]],
             progress(0, total)
         while next_job < total or pending:
             should_stop()
+            if ahead is not None:
+                ahead.fetch(job_list, next_job)
             while next_job < total and len(pending) < pool.in_flight:
+                if ahead is not None and not ahead.arrived(next_job):
+                    break
                 job = job_list[next_job]
                 try:
                     future = pool.executor.submit(execute_job, work.worker, job,
@@ -386,12 +403,19 @@ def _drive(pool: WorkerPool, work: _Work, job_list: Sequence[dict[str, Any]],
                 except BrokenExecutor as error:  # a worker died before its result came
                     raise _worker_lost([job.get("view"), *pending.values()]) from error
                 pending[future] = job.get("view")
+                if ahead is not None:
+                    ahead.started(next_job, future)
                 next_job += 1
             aggregation.start_once()
-            finished, _ = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+            waited = list(pending)
+            if ahead is not None and len(pending) < pool.in_flight:
+                waited.extend(ahead.download(next_job))  # the next job waits for its tiles
+            finished, _ = wait(waited, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
             outcomes = []
-            for future in finished:
+            for future in finished.intersection(pending):
                 view = pending.pop(future)
+                if ahead is not None:
+                    ahead.computed(future)
                 outcomes.append(_messages(future, view, pending))
             aggregation.raise_if_failed()
             for messages in outcomes:
@@ -408,7 +432,61 @@ def _drive(pool: WorkerPool, work: _Work, job_list: Sequence[dict[str, Any]],
         logger.info("processed %d views", total)
         return result
     finally:
+        if ahead is not None:
+            ahead.close()
         _clean_up(pool, aggregation, datasets, pending, succeeded)
+
+
+class _FetchedAhead:
+    """The downloads ahead of a run's jobs: which have arrived, how many bytes wait."""
+
+    def __init__(self, fetcher: TileFetcher) -> None:
+        self._fetcher = fetcher
+        self._fetches: dict[int, tuple[Future, int]] = {}
+        self._next = 0
+        self._waiting_bytes = 0
+        self._job_sizes: dict[Future, int] = {}
+
+    @classmethod
+    def start(cls, names: Sequence[str]) -> _FetchedAhead | None:
+        """Fetch ahead from ``names``; None when there are none or their tile index
+        cannot be read (the workers then fetch as they read)."""
+        if not names:
+            return None
+        try:
+            return cls(TileFetcher(names))
+        except RasterioError as error:
+            logger.debug("tiles are not fetched ahead: %s", redact(str(error)))
+            return None
+
+    def fetch(self, job_list: Sequence[dict[str, Any]], next_job: int) -> None:
+        """Start the downloads of the next jobs, up to AHEAD_BYTES waiting (at least one)."""
+        while self._next < len(job_list) and (self._waiting_bytes < AHEAD_BYTES
+                                              or self._next == next_job):
+            future, size = self._fetcher.fetch(job_list[self._next]["view"])
+            self._fetches[self._next] = (future, size)
+            self._waiting_bytes += size
+            self._next += 1
+
+    def arrived(self, job: int) -> bool:
+        """Whether the tiles of job number ``job`` have arrived (or failed to)."""
+        return job in self._fetches and self._fetches[job][0].done()
+
+    def started(self, job: int, future: Future) -> None:
+        """Job number ``job`` went to a worker, as ``future``."""
+        self._job_sizes[future] = self._fetches.pop(job)[1]
+
+    def computed(self, future: Future) -> None:
+        """The job of ``future`` ended: its tiles no longer wait in GDAL's cache."""
+        self._waiting_bytes -= self._job_sizes.pop(future, 0)
+
+    def download(self, job: int) -> list[Future]:
+        """The download of job number ``job``, if it has started."""
+        return [self._fetches[job][0]] if job in self._fetches else []
+
+    def close(self) -> None:
+        """Drop the downloads not started."""
+        self._fetcher.close()
 
 
 def _clean_up(pool: WorkerPool, aggregation: _Aggregator, datasets: handles.RunDatasets | None,

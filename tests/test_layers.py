@@ -33,7 +33,7 @@ LAYERS = [
                   "riogrande.io.handles", "riogrande.io.create", "riogrande.io.output",
                   "riogrande.io.checks", "riogrande.io.tags", "riogrande.io.gdal_cache",
                   "riogrande.io.locking", "riogrande.io.rasters", "riogrande.io.exceptions",
-                  "riogrande.io.remote"]),
+                  "riogrande.io.remote", "riogrande.io.prefetch"]),
 ]
 #: The GeoRacoon-compatible surface, beside core I/O.
 COMPATIBLE = ["riogrande.io.models", "riogrande.io.lookup", "riogrande.io.pixels",

@@ -27,6 +27,7 @@ from riogrande.errors import BlockProcessingError, OutputError, SourceError
 from riogrande.expression import calculate
 from riogrande.io import remote
 from riogrande.io.models import Band, Source
+from riogrande.io.prefetch import MERGED_GAP, TileIndex
 from riogrande.io.remote import redact
 
 from .conftest import file_sha256, write_raster
@@ -265,7 +266,7 @@ def test_a_server_stopped_mid_run_fails_cleanly(tmp_path, interface):
     """The server's process ends at its 2nd to 11th GET: on opening or amid the blocks."""
     folder = tmp_path / "served"
     folder.mkdir()
-    scene(folder / "scene.tif", size=512, tile=32)
+    scene(folder / "scene.tif", size=1024, tile=64)  # 12 MB: more requests than 11
     for run in range(10):
         output = tmp_path / f"mask{run}.tif"
         with RangeServer(folder, faults=Faults(next=[None] * (1 + run) + ["gone"])) as server:
@@ -273,7 +274,7 @@ def test_a_server_stopped_mid_run_fails_cleanly(tmp_path, interface):
             with time_limit(120):
                 if interface == "library":
                     with pytest.raises((SourceError, BlockProcessingError)) as caught:
-                        riogrande.write_mask(url, output, nodata=NODATA, block_size=(32, 32))
+                        riogrande.write_mask(url, output, nodata=NODATA, block_size=(64, 64))
                     message = str(caught.value)
                 else:
                     result = CliRunner().invoke(cli, ["mask", url, "-o", str(output), "-q",
@@ -331,6 +332,33 @@ def test_each_tile_present_is_fetched_once_and_absent_ones_never(tmp_path, spars
             if times_fetched(span, fetched, size) != 1] == []
     sent = sum(last - first + 1 for first, last in fetched)
     assert sent < 1.2 * size  # neither the absent tiles' places nor twice the same bytes
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["full", "sparse"])
+def test_tile_index_gives_the_bytes_of_the_tiles_a_view_touches(tmp_path, sparse):
+    """GDAL's own tile index is the reference: a view's spans cover its present tiles and
+    nothing else but the gaps between tiles merged into one request."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    source = scene(folder / "scene.tif", size=1024, tile=256, sparse=sparse)
+    present = tile_ranges(source)
+    with RangeServer(folder) as server:
+        index = TileIndex(remote.vsi_name(server.url("scene.tif")))
+        try:
+            for view in [(0, 0, 1024, 1024), (256, 0, 256, 256), (200, 300, 400, 100)]:
+                x, y, width, height = view
+                touched = [span for (row, col), span in present.items()
+                           if col * 256 < x + width and x < (col + 1) * 256
+                           and row * 256 < y + height and y < (row + 1) * 256]
+                spans = [(offset, offset + size - 1) for offset, size in index.spans(view)]
+                assert all(any(first <= tile[0] and tile[1] <= last for first, last in spans)
+                           for tile in touched)
+                covered = sum(last - first + 1 for first, last in spans)
+                tile_bytes = sum(last - first + 1 for first, last in touched)
+                assert tile_bytes <= covered <= tile_bytes + len(touched) * MERGED_GAP
+                assert bool(spans) == bool(touched)
+        finally:
+            index.close()
 
 
 def test_a_selector_block_decided_by_a_file_does_not_fetch_the_others(tmp_path):

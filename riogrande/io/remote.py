@@ -171,12 +171,13 @@ _GDAL_LOGGERS = ("rasterio._err", "rasterio._env")
 
 
 @contextmanager
-def _gdal_errors_watched() -> Iterator[None]:
-    """While the block runs, errors GDAL only logs reach the watched reads.
+def gdal_errors_watched(ident: int, errors: list[str]) -> Iterator[None]:
+    """Errors and warnings GDAL only logs in thread ``ident`` go to ``errors`` meanwhile.
 
-    rasterio reports such errors at INFO level; its loggers are opened to
-    that level for the block (the first of overlapping blocks opens them,
-    the last one closes them), and records pass on where they would have.
+    rasterio reports GDAL's errors that do not raise at INFO level; its
+    loggers are opened to that level while any thread is watched (the first
+    watcher opens them, the last one closes them), and records pass on where
+    they would have.
     """
     global _watchers
     with _watch_lock:
@@ -188,9 +189,11 @@ def _gdal_errors_watched() -> Iterator[None]:
                 gdal_logger.addFilter(_filter)
                 gdal_logger.setLevel(logging.INFO)
         _watchers += 1
+    _filter.watched[ident] = errors
     try:
         yield
     finally:
+        _filter.watched.pop(ident, None)
         with _watch_lock:
             _watchers -= 1
             if _watchers == 0:
@@ -253,23 +256,20 @@ def checked_read(name: str, window: Any, read: Callable[[], T]) -> T:
                               f"or truncated: {_reasons(error)}") from None
     pause = FIRST_PAUSE
     ident = threading.get_ident()
-    with _gdal_errors_watched():
-        for attempt in range(1, READ_TRIES + 1):
-            errors: list[str] = []
-            _filter.watched[ident] = errors
-            try:
+    for attempt in range(1, READ_TRIES + 1):
+        errors: list[str] = []
+        try:
+            with gdal_errors_watched(ident, errors):
                 result = read()
-            except RasterioIOError as error:
-                reason = _reasons(error)
-            else:
-                if not errors:
-                    return result
-                reason = "; ".join(dict.fromkeys(errors))
-            finally:
-                _filter.watched.pop(ident, None)
-            if attempt < READ_TRIES:
-                _before_next_try(name, f"reading {_where(window)}", attempt, reason, pause)
-                pause *= 2
+        except RasterioIOError as error:
+            reason = _reasons(error)
+        else:
+            if not errors:
+                return result
+            reason = "; ".join(dict.fromkeys(errors))
+        if attempt < READ_TRIES:
+            _before_next_try(name, f"reading {_where(window)}", attempt, reason, pause)
+            pause *= 2
     raise SourceError(redact(f"cannot read {name} ({_where(window)}) in {READ_TRIES} tries "
                              f"over the network: {reason}"))
 

@@ -253,12 +253,10 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
         if not hasattr(sys, "argv"):  # some embedded Pythons have none; spawn needs it
             sys.argv = [""]
         side = self.optional_int(parameters, self.BLOCK_SIZE, context)
-        chosen = self.optional_int(parameters, self.WORKERS, context)
-        workers = chosen or cpu_count()
+        workers = self.optional_int(parameters, self.WORKERS, context) or cpu_count()
         if self.in_threads:
             feedback.pushInfo(self.tr("riogrande {} ({}), {} worker thread(s)").format(
-                engine.__version__, os.path.dirname(engine.__file__),
-                chosen or self.tr("one per CPU (8 for rasters over the network)")))
+                engine.__version__, os.path.dirname(engine.__file__), workers))
         else:
             feedback.pushInfo(self.tr("riogrande {} ({}), {} worker process(es) running {}"
                                       ).format(engine.__version__,
@@ -269,8 +267,7 @@ class RiograndeAlgorithm(QgsProcessingAlgorithm):
 
         options = {
             "block_size": None if side is None else (side, side),
-            # threads: empty lets the engine choose (more for rasters over the network)
-            "nbrcpu": chosen if self.in_threads else workers,
+            "nbrcpu": workers,
             "progress": progress,
             "cancel": feedback.isCanceled,
         }

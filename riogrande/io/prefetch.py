@@ -1,0 +1,219 @@
+"""Fetching ahead the tiles of the blocks to come, for rasters over the network.
+
+A block read over the network waits for the answer, then decodes: waiting
+needs no CPU, decoding does. A run's workers (as many threads as CPUs)
+decode, and a :class:`TileFetcher` spends the waits in threads of its own
+that only download: a block's tiles (their byte ranges from the TIFF's tile
+index; adjacent ones in one request; the absent tiles of a sparse file left
+out) are read into GDAL's cache of downloaded ranges before the block goes
+to a worker, whose read then finds them there. A fetch that fails is only a
+lost head start: the block's own read (:func:`~riogrande.io.remote.checked_read`)
+meets the failure in its turn, and fetches, checks and tries again. GDAL's
+messages during a fetch are silenced (they would name the URL on the
+standard error); GDAL's cache is never dropped from here, while other
+threads read.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+import rasterio
+import rasterio._base
+from rasterio.enums import Interleaving
+from rasterio.errors import RasterioError
+
+from riogrande.io.remote import redact
+
+#: Threads that download ahead of the workers.
+FETCH_THREADS = 16
+#: Bytes of blocks fetched and not yet computed, at most: well within GDAL's
+#: cache of downloaded ranges (``CPL_VSIL_CURL_CACHE_SIZE``, 64 MB), so that
+#: none is dropped before its block is read.
+AHEAD_BYTES = 32 * 2**20
+#: Tiles this close in the file are fetched in one request.
+MERGED_GAP = 64 * 2**10
+
+logger = logging.getLogger(__name__)
+
+
+@functools.cache
+def _vsi() -> Any:
+    """GDAL's file functions, from the library rasterio loaded (None if not found)."""
+    try:
+        library = ctypes.CDLL(rasterio._base.__file__)
+        functions = (library.VSIFOpenL, library.VSIFSeekL, library.VSIFReadL,
+                     library.VSIFCloseL, library.CPLPushErrorHandler,
+                     library.CPLPopErrorHandler, library.CPLQuietErrorHandler)
+    except (OSError, AttributeError):
+        logger.debug("GDAL's VSIFOpenL not found: tiles are not fetched ahead")
+        return None
+    open_file, seek, read, close, push_handler, pop_handler, _ = functions
+    push_handler.argtypes, pop_handler.argtypes = [ctypes.c_void_p], []
+    open_file.argtypes, open_file.restype = [ctypes.c_char_p, ctypes.c_char_p], ctypes.c_void_p
+    seek.argtypes, seek.restype = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int], ctypes.c_int
+    read.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_void_p]
+    read.restype = ctypes.c_size_t
+    close.argtypes, close.restype = [ctypes.c_void_p], ctypes.c_int
+    return library
+
+
+@contextmanager
+def _gdal_quiet() -> Iterator[None]:
+    """GDAL's messages of this thread are dropped meanwhile (failures show otherwise)."""
+    vsi = _vsi()
+    if vsi is None:
+        yield
+        return
+    vsi.CPLPushErrorHandler(ctypes.cast(vsi.CPLQuietErrorHandler, ctypes.c_void_p))
+    try:
+        yield
+    finally:
+        vsi.CPLPopErrorHandler()
+
+
+class TileIndex:
+    """Where the tiles of a GeoTIFF lie in the file.
+
+    Parameters
+    ----------
+    name : str
+        The raster, a GDAL name (``/vsicurl/...``, ``/vsis3/...``).
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        with _gdal_quiet():
+            self._dataset = rasterio.open(name)
+        self._lock = threading.Lock()  # one dataset, asked from several threads
+        self._tile_height, self._tile_width = self._dataset.block_shapes[0]
+        separate = self._dataset.interleaving == Interleaving.band
+        self._bands = range(1, self._dataset.count + 1) if separate else range(1, 2)
+
+    def spans(self, view: Sequence[int]) -> list[tuple[int, int]]:
+        """Byte ranges ``(offset, size)`` of the tiles ``view`` touches, nearby ones merged.
+
+        Parameters
+        ----------
+        view : tuple of int
+            ``(x, y, width, height)``.
+
+        Returns
+        -------
+        list of tuple of int
+            Empty for a file without a tile index (not a GeoTIFF).
+        """
+        x, y, width, height = view
+        columns = range(x // self._tile_width, (x + width - 1) // self._tile_width + 1)
+        rows = range(y // self._tile_height, (y + height - 1) // self._tile_height + 1)
+        with self._lock:
+            tiles = sorted(filter(None, (self._tile(band, column, row) for band in self._bands
+                                         for row in rows for column in columns)))
+        spans: list[tuple[int, int]] = []
+        for offset, size in tiles:
+            if spans and offset - sum(spans[-1]) <= MERGED_GAP:
+                start = spans[-1][0]
+                spans[-1] = (start, max(sum(spans[-1]), offset + size) - start)
+            else:
+                spans.append((offset, size))
+        return spans
+
+    def _tile(self, band: int, column: int, row: int) -> tuple[int, int] | None:
+        """A tile's bytes, None for an absent tile (a sparse file) or no tile index."""
+        offset = self._dataset.get_tag_item(f"BLOCK_OFFSET_{column}_{row}", "TIFF", bidx=band)
+        size = self._dataset.get_tag_item(f"BLOCK_SIZE_{column}_{row}", "TIFF", bidx=band)
+        if not offset or not size or int(size) == 0:
+            return None
+        return int(offset), int(size)
+
+    def close(self) -> None:
+        """Close the dataset."""
+        self._dataset.close()
+
+
+class TileFetcher:
+    """Download the tiles of views to come into GDAL's cache, in threads of its own.
+
+    Parameters
+    ----------
+    names : list of str
+        The rasters over the network the views read (GDAL names).
+    threads : int, default FETCH_THREADS
+        Downloads at once.
+    """
+
+    def __init__(self, names: Sequence[str], threads: int = FETCH_THREADS) -> None:
+        self._indexes: list[TileIndex] = []
+        try:
+            for name in dict.fromkeys(names):
+                self._indexes.append(TileIndex(name))
+        except RasterioError:
+            self.close_indexes()
+            raise
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="riogrande-fetch")
+
+    def fetch(self, view: Sequence[int]) -> tuple[Future, int]:
+        """Start fetching the tiles of ``view``.
+
+        Returns
+        -------
+        (future, bytes)
+            The future ends when the tiles have arrived (or failed to); the
+            bytes of the tiles.
+        """
+        try:
+            spans = [(index.name, index.spans(view)) for index in self._indexes]
+        except RasterioError as error:  # the block's own read meets the problem
+            logger.debug("no tiles fetched ahead for %s: %s", view, redact(str(error)))
+            spans = []
+        size = sum(length for _, ranges in spans for _, length in ranges)
+        return self._executor.submit(_fetch_all, spans), size
+
+    def close(self) -> None:
+        """Stop: fetches not started are dropped, those under way end (bounded by GDAL's
+        time-outs) without being waited for."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self.close_indexes()
+
+    def close_indexes(self) -> None:
+        """Close the rasters' datasets."""
+        for index in self._indexes:
+            index.close()
+
+
+def _fetch_all(spans: Sequence[tuple[str, Sequence[tuple[int, int]]]]) -> None:
+    for name, ranges in spans:
+        _fetch(name, ranges)
+
+
+def _fetch(name: str, spans: Sequence[tuple[int, int]]) -> int:
+    """Read ``spans`` of ``name`` through GDAL (into its cache); the bytes read."""
+    vsi = _vsi()
+    if vsi is None or not spans:
+        return 0
+    fetched = 0
+    with _gdal_quiet():
+        handle = vsi.VSIFOpenL(name.encode(), b"rb")
+        if not handle:
+            return 0
+        try:
+            for offset, size in spans:
+                buffer = ctypes.create_string_buffer(size)
+                if vsi.VSIFSeekL(handle, offset, 0) != 0:
+                    break
+                got = vsi.VSIFReadL(buffer, 1, size, handle)
+                fetched += got
+                if got != size:
+                    logger.debug("fetching ahead from %s: %d of %d bytes at %d", redact(name),
+                                 got, size, offset)
+                    break
+        finally:
+            vsi.VSIFCloseL(handle)
+    return fetched
