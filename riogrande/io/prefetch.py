@@ -33,13 +33,15 @@ from rasterio.errors import RasterioError
 from riogrande.io.remote import redact
 
 #: Threads that download ahead of the workers.
-FETCH_THREADS = 16
+FETCH_THREADS = 8
 #: Bytes of blocks fetched and not yet computed, at most: well within GDAL's
-#: cache of downloaded ranges (``CPL_VSIL_CURL_CACHE_SIZE``, 64 MB), so that
+#: cache of downloaded ranges (``CPL_VSIL_CURL_CACHE_SIZE``, 48 MB), so that
 #: none is dropped before its block is read.
 AHEAD_BYTES = 32 * 2**20
 #: Tiles this close in the file are fetched in one request.
 MERGED_GAP = 64 * 2**10
+#: Bytes read at once: a span longer than this is read in parts.
+READ_BYTES = 8 * 2**20
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +65,13 @@ def _vsi() -> Any:
     read.restype = ctypes.c_size_t
     close.argtypes, close.restype = [ctypes.c_void_p], ctypes.c_int
     return library
+
+
+@functools.cache
+def _discarded() -> ctypes.Array:
+    """Where the fetches put the bytes they read, all at once: the bytes are not used
+    (GDAL's cache keeps its own copy), so the threads share this one buffer."""
+    return ctypes.create_string_buffer(READ_BYTES)
 
 
 @contextmanager
@@ -204,16 +213,17 @@ def _fetch(name: str, spans: Sequence[tuple[int, int]]) -> int:
         if not handle:
             return 0
         try:
-            for offset, size in spans:
-                buffer = ctypes.create_string_buffer(size)
-                if vsi.VSIFSeekL(handle, offset, 0) != 0:
-                    break
-                got = vsi.VSIFReadL(buffer, 1, size, handle)
-                fetched += got
-                if got != size:
-                    logger.debug("fetching ahead from %s: %d of %d bytes at %d", redact(name),
-                                 got, size, offset)
-                    break
+            for start, size in spans:
+                for offset in range(start, start + size, READ_BYTES):
+                    length = min(READ_BYTES, start + size - offset)
+                    if vsi.VSIFSeekL(handle, offset, 0) != 0:
+                        return fetched
+                    got = vsi.VSIFReadL(_discarded(), 1, length, handle)
+                    fetched += got
+                    if got != length:
+                        logger.debug("fetching ahead from %s: %d of %d bytes at %d",
+                                     redact(name), got, length, offset)
+                        return fetched
         finally:
             vsi.VSIFCloseL(handle)
     return fetched

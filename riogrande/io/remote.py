@@ -54,9 +54,9 @@ WRITABLE_PREFIXES = ("/vsis3/", "/vsigs/", "/vsiaz/", "/vsiadls/", "/vsioss/", "
 #: GDAL settings of remote reads: no directory listing when a file is opened
 #: (it would list the bucket), the header read in one request, adjacent
 #: ranges merged, GDAL's own retries of HTTP 429 and 5xx, and a cache of
-#: downloaded ranges that holds the tiles of every read in flight (with
-#: GDAL's 16 MB, a tile can be dropped before the read that fetched it
-#: uses it, and fetched again).
+#: downloaded ranges that holds the tiles fetched ahead and those of every
+#: read in flight (with GDAL's 16 MB, a tile can be dropped before the read
+#: that fetched it uses it, and fetched again).
 READ_SETTINGS = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
     "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.vrt,.TIF,.TIFF,.ovr,.msk",
@@ -66,7 +66,7 @@ READ_SETTINGS = {
     "GDAL_HTTP_RETRY_DELAY": "0.5",
     "GDAL_HTTP_TIMEOUT": "60",
     "GDAL_HTTP_CONNECTTIMEOUT": "15",
-    "CPL_VSIL_CURL_CACHE_SIZE": str(64 * 2**20),
+    "CPL_VSIL_CURL_CACHE_SIZE": str(48 * 2**20),
 }
 
 #: Tries of one read before it fails, and the first pause between two (doubled each time).
