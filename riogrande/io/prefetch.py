@@ -34,9 +34,10 @@ from riogrande.io.remote import redact
 
 #: Threads that download ahead of the workers.
 FETCH_THREADS = 8
-#: Bytes of blocks fetched and not yet computed, at most: well within GDAL's
-#: cache of downloaded ranges (``CPL_VSIL_CURL_CACHE_SIZE``, 48 MB), so that
-#: none is dropped before its block is read.
+#: Bytes of blocks fetched and not yet computed, at most: half of GDAL's cache
+#: of downloaded ranges (``CPL_VSIL_CURL_CACHE_SIZE``, 64 MB), which also keeps
+#: the tiles of blocks already read until it drops them, so that none waiting
+#: is dropped before its block is read.
 AHEAD_BYTES = 32 * 2**20
 #: Tiles this close in the file are fetched in one request.
 MERGED_GAP = 64 * 2**10

@@ -66,7 +66,7 @@ READ_SETTINGS = {
     "GDAL_HTTP_RETRY_DELAY": "0.5",
     "GDAL_HTTP_TIMEOUT": "60",
     "GDAL_HTTP_CONNECTTIMEOUT": "15",
-    "CPL_VSIL_CURL_CACHE_SIZE": str(48 * 2**20),
+    "CPL_VSIL_CURL_CACHE_SIZE": str(64 * 2**20),
 }
 
 #: Tries of one read before it fails, and the first pause between two (doubled each time).
