@@ -303,7 +303,8 @@ def format_targets(targets: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _git(*args: str) -> str:
+def git_output(*args: str) -> str:
+    """What ``git ARGS`` prints in this folder (empty without git)."""
     try:
         return subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True,
                               check=False).stdout.strip()
@@ -318,8 +319,8 @@ def environment() -> dict[str, Any]:
         "rasterio": rasterio.__version__,
         "gdal": rasterio.__gdal_version__,
         "riogrande": riogrande.__version__,
-        "commit": _git("rev-parse", "--short", "HEAD"),
-        "riogrande_modified": bool(_git("status", "--porcelain", "--", "../riogrande")),
+        "commit": git_output("rev-parse", "--short", "HEAD"),
+        "riogrande_modified": bool(git_output("status", "--porcelain", "--", "../riogrande")),
         "cpus": os.cpu_count(),
         "machine": platform.machine(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,

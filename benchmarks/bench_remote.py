@@ -71,7 +71,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -830,26 +829,19 @@ def sparse_lines(results: dict[tuple[int | None, str], dict[str, Any]],
     return "\n".join(lines)
 
 
-def _git(*args: str) -> str:
-    try:
-        return subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True,
-                              check=False).stdout.strip()
-    except OSError:
-        return ""
-
-
 def environment() -> dict[str, Any]:
     """Versions and machine of the run."""
     import numpy as np
     import rasterio
+    from bench import git_output
 
     import riogrande
 
     return {
         "python": platform.python_version(), "numpy": np.__version__,
         "rasterio": rasterio.__version__, "gdal": rasterio.__gdal_version__,
-        "riogrande": riogrande.__version__, "commit": _git("rev-parse", "--short", "HEAD"),
-        "riogrande_modified": bool(_git("status", "--porcelain", "--", "../riogrande")),
+        "riogrande": riogrande.__version__, "commit": git_output("rev-parse", "--short", "HEAD"),
+        "riogrande_modified": bool(git_output("status", "--porcelain", "--", "../riogrande")),
         "rioxarray": (importlib.import_module("rioxarray").__version__
                       if importlib.util.find_spec("rioxarray") else None),
         "cpus": os.cpu_count(), "machine": platform.machine(),

@@ -95,7 +95,7 @@ def cases():
             yield pytest.param(make, call, id=f"{make.__name__}-{call}")
 
 
-@pytest.mark.parametrize("make, call", cases())
+@pytest.mark.parametrize("make, call", list(cases()))
 def test_unusable_files_raise_rasterio_io_errors(tmp_path, make_raster, make, call):
     other = make_raster("good.tif", count=1, dtype="uint8")
     digest = file_sha256(other)
