@@ -55,6 +55,7 @@ from riogrande.prepare import View, create_views
 REMOTE_READS = 16
 #: ``nodata="file"``: the raster's own nodata value, or 0 when it has none.
 FILE_NODATA = "file"
+
 Progress = Callable[[int, int], Any]
 Cancel = Callable[[], bool]
 PathOrSource = str | os.PathLike[str] | Source
@@ -198,8 +199,8 @@ def run_options(options: Mapping[str, Any], *, releases_gil: bool = True,
     if in_threads and not whole_reads and nbrcpu is None:
         nbrcpu = max(REMOTE_READS, get_nbr_workers())
     caller = rasterio.env.getenv() if rasterio.env.hasenv() else {}
-    return replace(checked, nbrcpu=nbrcpu, fetch_ahead=tuple(remote) if in_threads and whole_reads
-                   else (), gdal_settings={
+    fetched = tuple(remote) if in_threads and whole_reads else ()
+    return replace(checked, nbrcpu=nbrcpu, fetch_ahead=fetched, gdal_settings={
         **READ_SETTINGS, **{key: str(value) for key, value in caller.items()},
         **(checked.gdal_settings or {})})
 
