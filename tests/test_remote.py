@@ -12,6 +12,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,7 @@ from rasterio.session import AWSSession
 
 import riogrande
 from riogrande.cli.main import cli
-from riogrande.errors import BlockProcessingError, OutputError, SourceError
+from riogrande.errors import BlockProcessingError, OutputError, RunCancelledError, SourceError
 from riogrande.expression import calculate
 from riogrande.io import remote
 from riogrande.io.models import Band, Source
@@ -285,6 +287,49 @@ def test_a_server_stopped_mid_run_fails_cleanly(tmp_path, interface):
         assert "Window(" in message or "cannot open" in message, message  # the block
         assert not output.exists() and leftovers(tmp_path) == []
     assert_no_orphans()
+
+
+def test_a_cancelled_remote_run_stops_its_downloads(tmp_path):
+    """Cancelled amid the blocks, ten times: the run stops at once, leaves no output, and
+    no download thread outlives it."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    scene(folder / "scene.tif", size=1024, tile=64)
+    with RangeServer(folder, latency=0.02) as server:
+        for run in range(10):
+            output = tmp_path / f"mask{run}.tif"
+            blocks = CancelAfter(5 + 3 * run)
+            with time_limit(60), pytest.raises(RunCancelledError):
+                riogrande.write_mask(server.url("scene.tif"), output, nodata=NODATA,
+                                     block_size=(64, 64), progress=blocks.progress,
+                                     cancel=blocks.cancel)
+            assert 5 + 3 * run < blocks.done < 256  # stopped amid the blocks
+            assert blocks.downloading  # the tiles were fetched ahead meanwhile
+            assert not output.exists() and leftovers(tmp_path) == []
+            deadline = time.monotonic() + 5
+            while fetch_threads() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert fetch_threads() == []
+
+
+class CancelAfter:
+    """Progress and cancel callbacks: cancel once ``blocks`` blocks are done."""
+
+    def __init__(self, blocks: int) -> None:
+        self.blocks, self.done, self.downloading = blocks, 0, False
+
+    def progress(self, done: int, total: int) -> None:
+        self.done = done
+        self.downloading = self.downloading or bool(fetch_threads())
+
+    def cancel(self) -> bool:
+        return self.done > self.blocks
+
+
+def fetch_threads() -> list[str]:
+    """The download threads of riogrande still alive."""
+    return [thread.name for thread in threading.enumerate()
+            if thread.name.startswith("riogrande-fetch")]
 
 
 def tile_ranges(path: Path) -> dict[tuple[int, int], tuple[int, int]]:
