@@ -26,11 +26,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import rasterio
-import rasterio._base
 from rasterio.enums import Interleaving
 from rasterio.errors import RasterioError
 
-from riogrande.io.remote import redact
+from riogrande.io.remote import gdal_library, redact
 
 #: Threads that download ahead of the workers.
 FETCH_THREADS = 8
@@ -50,12 +49,12 @@ logger = logging.getLogger(__name__)
 @functools.cache
 def _vsi() -> Any:
     """GDAL's file functions, from the library rasterio loaded (None if not found)."""
+    library = gdal_library()
     try:
-        library = ctypes.CDLL(rasterio._base.__file__)
         functions = (library.VSIFOpenL, library.VSIFSeekL, library.VSIFReadL,
                      library.VSIFCloseL, library.CPLPushErrorHandler,
                      library.CPLPopErrorHandler, library.CPLQuietErrorHandler)
-    except (OSError, AttributeError):
+    except AttributeError:  # no library, or not these functions
         logger.debug("GDAL's VSIFOpenL not found: tiles are not fetched ahead")
         return None
     open_file, seek, read, close, push_handler, pop_handler, _ = functions

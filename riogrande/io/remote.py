@@ -332,17 +332,25 @@ def forget(name: str) -> None:
 
 
 @functools.cache
-def _cache_clearer() -> Callable[[bytes], None] | None:
-    """GDAL's ``VSICurlPartialClearCache``, which rasterio does not expose.
+def gdal_library() -> ctypes.CDLL | None:
+    """The GDAL library rasterio uses, for the functions rasterio does not expose.
 
-    It is found through rasterio's own extension module, which links the
-    GDAL library rasterio uses; None where the platform does not resolve it.
+    It is found through rasterio's own extension module, which links it;
+    None where the platform does not resolve it.
     """
     import rasterio._base  # the extension module linked with GDAL
 
     try:
-        clear = ctypes.CDLL(rasterio._base.__file__).VSICurlPartialClearCache
-    except (OSError, AttributeError):
+        return ctypes.CDLL(rasterio._base.__file__)
+    except OSError:
+        return None
+
+
+@functools.cache
+def _cache_clearer() -> Callable[[bytes], None] | None:
+    """GDAL's ``VSICurlPartialClearCache`` (None where not found)."""
+    clear = getattr(gdal_library(), "VSICurlPartialClearCache", None)
+    if clear is None:
         logger.debug("GDAL's VSICurlPartialClearCache not found: failed remote reads are "
                      "tried again without clearing GDAL's cache")
         return None
