@@ -117,13 +117,19 @@ class _Handler(BaseHTTPRequestHandler):
             if fault is not None:
                 traffic.faults[fault] = traffic.faults.get(fault, 0) + 1
 
-    def do_HEAD(self) -> None:  # noqa: N802 (http.server's name)
-        """Size of the file, ranges accepted."""
+    def _served(self) -> Path | None:
+        """After the latency, the file asked for; None when absent (answered 404)."""
         time.sleep(self.server.latency)
         path = self._file()
         if path is None:
             self._count(0)
             self.send_error(404)
+        return path
+
+    def do_HEAD(self) -> None:  # noqa: N802 (http.server's name)
+        """Size of the file, ranges accepted."""
+        path = self._served()
+        if path is None:
             return
         self.send_response(200)
         self.send_header("Content-Length", str(path.stat().st_size))
@@ -133,11 +139,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         """The file, or the ranges asked for, after the latency; faults as drawn."""
-        time.sleep(self.server.latency)
-        path = self._file()
+        path = self._served()
         if path is None:
-            self._count(0)
-            self.send_error(404)
             return
         size = path.stat().st_size
         ranges = self._ranges(size)
