@@ -313,6 +313,7 @@ def git_output(*args: str) -> str:
 
 
 def environment() -> dict[str, Any]:
+    """Versions, commit and machine of a run."""
     return {
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -328,6 +329,7 @@ def environment() -> dict[str, Any]:
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` to ``path`` as JSON (replaced whole)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".part")
     temporary.write_text(json.dumps(payload, indent=2) + "\n")

@@ -68,7 +68,6 @@ import importlib.util
 import json
 import logging
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -830,31 +829,11 @@ def sparse_lines(results: dict[tuple[int | None, str], dict[str, Any]],
 
 
 def environment() -> dict[str, Any]:
-    """Versions and machine of the run."""
-    import numpy as np
-    import rasterio
-    from bench import git_output
+    """Versions and machine of the run: those of ``bench.py``, and rioxarray's."""
+    from bench import environment as versions
 
-    import riogrande
-
-    return {
-        "python": platform.python_version(), "numpy": np.__version__,
-        "rasterio": rasterio.__version__, "gdal": rasterio.__gdal_version__,
-        "riogrande": riogrande.__version__, "commit": git_output("rev-parse", "--short", "HEAD"),
-        "riogrande_modified": bool(git_output("status", "--porcelain", "--", "../riogrande")),
-        "rioxarray": (importlib.import_module("rioxarray").__version__
-                      if importlib.util.find_spec("rioxarray") else None),
-        "cpus": os.cpu_count(), "machine": platform.machine(),
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` to ``path`` (replaced whole)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".part")
-    temporary.write_text(json.dumps(payload, indent=2) + "\n")
-    os.replace(temporary, path)
+    return {**versions(), "rioxarray": (importlib.import_module("rioxarray").__version__
+                                        if importlib.util.find_spec("rioxarray") else None)}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -961,6 +940,8 @@ def main(argv: list[str] | None = None) -> int:
         "failures": failures,
         "mismatches": mismatches,
     }
+    from bench import write_json
+
     write_json(args.results, payload)
     print(f"results written to {args.results}")
     return 1 if mismatches or failures else 0

@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 HOST = "127.0.0.1"
 
@@ -266,7 +266,58 @@ def _serve_files(root: str, latency: float, faults: Faults, control: Any) -> Non
             return
 
 
-class RangeServer:
+class _ServerProcess:
+    """A server in a spawned process of its own, driven through a pipe.
+
+    The process sends the port it serves on once it is ready, and ends when
+    it receives ``("stop", None)`` (answering ``None``) or its pipe closes.
+    """
+
+    def __init__(self) -> None:
+        self._control: Any = None
+        self._process: Any = None
+        self.port = 0
+
+    def _spawn(self, target: Any, args: tuple[Any, ...], timeout: float, what: str) -> None:
+        """Start ``target(*args, pipe)`` and wait up to ``timeout`` seconds for its port."""
+        context = multiprocessing.get_context("spawn")
+        self._control, child = context.Pipe()
+        self._process = context.Process(target=target, args=(*args, child), daemon=True)
+        self._process.start()
+        SERVER_PIDS.add(self._process.pid)
+        child.close()
+        if not self._control.poll(timeout):
+            self._process.kill()
+            raise RuntimeError(f"the {what} did not start within {timeout:g} s")
+        self.port = int(self._control.recv())
+
+    def start(self) -> Self:
+        """Start the server."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop the server (answers in progress end with it) and end its process."""
+        if self._process is None:
+            return
+        with contextlib.suppress(OSError, EOFError):
+            self._control.send(("stop", None))
+            self._control.poll(5) and self._control.recv()
+        self._process.join(5)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        SERVER_PIDS.discard(self._process.pid)
+        self._control.close()
+        self._process = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class RangeServer(_ServerProcess):
     """An HTTP server of the files of ``root``, with range requests, latency and faults.
 
     It runs in a process of its own: GDAL makes some requests while rasterio
@@ -290,12 +341,10 @@ class RangeServer:
 
     def __init__(self, root: str | os.PathLike[str], latency: float = 0.0,
                  faults: Faults | None = None) -> None:
+        super().__init__()
         self._root = os.fspath(Path(root).resolve())
         self._latency = latency
         self._faults = faults or Faults()
-        self._control: Any = None
-        self._process: Any = None
-        self.port = 0
 
     @property
     def traffic(self) -> Traffic:
@@ -315,39 +364,9 @@ class RangeServer:
 
     def start(self) -> RangeServer:
         """Start serving, in a process of its own."""
-        context = multiprocessing.get_context("spawn")
-        self._control, child = context.Pipe()
-        self._process = context.Process(target=_serve_files, daemon=True,
-                                        args=(self._root, self._latency, self._faults, child))
-        self._process.start()
-        SERVER_PIDS.add(self._process.pid)
-        child.close()
-        if not self._control.poll(60):
-            self._process.kill()
-            raise RuntimeError("the range server did not start within 60 s")
-        self.port = int(self._control.recv())
+        self._spawn(_serve_files, (self._root, self._latency, self._faults), 60,
+                    "range server")
         return self
-
-    def stop(self) -> None:
-        """Stop serving (answers in progress end with it) and end the process."""
-        if self._process is None:
-            return
-        with contextlib.suppress(OSError, EOFError):
-            self._control.send(("stop", None))
-            self._control.poll(5) and self._control.recv()
-        self._process.join(5)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
-        SERVER_PIDS.discard(self._process.pid)
-        self._control.close()
-        self._process = None
-
-    def __enter__(self) -> RangeServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 #: Fake credentials of the S3 server's set-up calls: nothing real is ever used.
@@ -375,7 +394,7 @@ def _serve_s3(control: Any) -> None:
 _IAM_SET_UP = ("create_user", "put_user_policy", "create_access_key")
 
 
-class S3Server:
+class S3Server(_ServerProcess):
     """moto's S3-compatible server on 127.0.0.1, in a process of its own.
 
     Requests are signed with the fake keys of a user the server makes at
@@ -384,24 +403,13 @@ class S3Server:
     """
 
     def __init__(self) -> None:
-        self._control: Any = None
-        self._process: Any = None
-        self.port = 0
+        super().__init__()
         self.key_id = ""
         self.secret = ""
 
     def start(self) -> S3Server:
         """Start the server."""
-        context = multiprocessing.get_context("spawn")
-        self._control, child = context.Pipe()
-        self._process = context.Process(target=_serve_s3, args=(child,), daemon=True)
-        self._process.start()
-        SERVER_PIDS.add(self._process.pid)
-        child.close()
-        if not self._control.poll(120):
-            self._process.kill()
-            raise RuntimeError("the S3 server did not start within 120 s")
-        self.port = int(self._control.recv())
+        self._spawn(_serve_s3, (), 120, "S3 server")
         self._make_user()
         return self
 
@@ -416,21 +424,6 @@ class S3Server:
                                            '"Allow", "Action": "*", "Resource": "*"}]}')
         key = iam.create_access_key(UserName="riogrande-test")["AccessKey"]
         self.key_id, self.secret = key["AccessKeyId"], key["SecretAccessKey"]
-
-    def stop(self) -> None:
-        """Stop the server and end its process."""
-        if self._process is None:
-            return
-        with contextlib.suppress(OSError, EOFError):
-            self._control.send("stop")
-            self._control.poll(5) and self._control.recv()
-        self._process.join(5)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
-        SERVER_PIDS.discard(self._process.pid)
-        self._control.close()
-        self._process = None
 
     @property
     def endpoint(self) -> str:
@@ -451,11 +444,6 @@ class S3Server:
         return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
                             aws_access_key_id=self.key_id, aws_secret_access_key=self.secret)
 
-    def __enter__(self) -> S3Server:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 @contextlib.contextmanager
