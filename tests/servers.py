@@ -162,6 +162,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        if fault is None and (ranges is None or len(ranges) == 1):
+            self._send_file(path, size, ranges[0] if ranges else None)
+            return
         with path.open("rb") as handle:
             parts = [(first, last, _read(handle, first, last)) for first, last in ranges or
                      [(0, size - 1)]]
@@ -184,6 +187,23 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.traffic.lock:
             self.server.traffic.ranges.extend((path.name, first, last)
                                               for first, last, _ in parts)
+
+    def _send_file(self, path: Path, size: int, span: tuple[int, int] | None) -> None:
+        """The file or one range of it, sent by the kernel (``sendfile``): a bucket's
+        answers cost the machine's CPUs nothing, and neither do these."""
+        first, last = span or (0, size - 1)
+        self.send_response(206 if span else 200)
+        self.send_header("Content-Length", str(last - first + 1))
+        if span:
+            self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
+        else:
+            self.send_header("Accept-Ranges", "bytes")
+        self.end_headers()
+        with path.open("rb") as handle:
+            self.connection.sendfile(handle, first, last - first + 1)
+        self._count(last - first + 1)
+        with self.server.traffic.lock:
+            self.server.traffic.ranges.append((path.name, first, last))
 
     def _ranges(self, size: int) -> list[tuple[int, int]] | None:
         """The ranges of the ``Range`` header (None: the whole file; []: none satisfiable)."""
