@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import platform
 
 import click
 
@@ -14,9 +16,12 @@ from riogrande.cli.info import info
 from riogrande.cli.mask import mask
 from riogrande.cli.selector import selector
 from riogrande.cli.stderr import native_stderr_hidden
+from riogrande.contexts import get_nbr_workers
 from riogrande.io.remote import redact
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+#: ``mallopt``'s parameter for the most malloc arenas glibc creates (``malloc.h``).
+M_ARENA_MAX = -8
 
 
 @click.group(name="grande", cls=InterruptibleGroup,
@@ -32,6 +37,7 @@ def cli(ctx: click.Context, verbose: int) -> None:
     Exit codes: 0 success, 1 processing error, 2 usage error, 130 interrupted
     (Ctrl-C), 143 terminated (SIGTERM).
     """
+    one_malloc_arena_per_cpu()
     if not verbose:  # GDAL's own lines ("No space left on device"...) repeat riogrande's error
         ctx.with_resource(native_stderr_hidden())
         logging.getLogger("rasterio").setLevel(logging.CRITICAL)
@@ -42,6 +48,20 @@ def cli(ctx: click.Context, verbose: int) -> None:
         logging.getLogger("riogrande").setLevel(logging.INFO if verbose == 1 else logging.DEBUG)
     if verbose > 1:  # rasterio's and GDAL's messages too
         logging.getLogger("rasterio").setLevel(logging.DEBUG)
+
+
+def one_malloc_arena_per_cpu() -> None:
+    """Let glibc's malloc keep at most one arena per usable CPU in this process.
+
+    glibc gives every thread that allocates an arena of its own, up to eight
+    per CPU. A remote input is downloaded ahead by threads of their own whose
+    ranges are freed by the reading threads, and the memory stays in each
+    downloading thread's arena: with glibc's default the same run peaks about
+    60 MB higher (``benchmarks/bench_remote.py``), for no speed. Only the
+    command does this; the library leaves its caller's process as it is.
+    """
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        ctypes.CDLL(None).mallopt(M_ARENA_MAX, max(2, get_nbr_workers()))
 
 
 class SecretsHidden(logging.Filter):
