@@ -152,7 +152,7 @@ class Source(rasters.Source):
             indexes = src.indexes if bidx is None else [bidx] if isinstance(bidx, int) else bidx
             for index in indexes:
                 check_band_index(index, src.count, self.name)
-            return {index: self._file_tags(src, index).get(tag) for index in indexes}
+            return {index: read_tags(src, index, self.ns).get(tag) for index in indexes}
 
     def has_tags(self, tags: dict[str, Any]) -> bool:
         """Tell whether a band has all of ``tags`` (tuples match the lists they are stored as)."""
@@ -172,7 +172,7 @@ class Source(rasters.Source):
             if mode == "any":
                 wanted = sanitize(tags)
                 return [bidx for bidx in src.indexes
-                        if match_any(wanted, self._file_tags(src, bidx))]
+                        if match_any(wanted, read_tags(src, bidx, self.ns))]
         raise ValueError(f"unknown mode {mode!r}: use 'all' or 'any'")
 
     def find_index(self, tags: dict[str, Any]) -> int | None:

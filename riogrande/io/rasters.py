@@ -96,10 +96,6 @@ def _read_shape(shape: tuple[int, int], window: Any, out_shape: Any) -> tuple[in
 def dataset_reader(method: Callable[..., NDArray], name: str, indexes: Any = None) -> Reader:
     """A read method of an open dataset as a reader: ``partial(method, indexes=indexes)``.
 
-    Every keyword of rasterio's method is passed on (``masked``,
-    ``out_shape``, ``boundless``, ... and ``indexes`` itself, which replaces
-    the one given here); ``window`` may also be given positionally.
-
     Parameters
     ----------
     method : callable
@@ -112,9 +108,10 @@ def dataset_reader(method: Callable[..., NDArray], name: str, indexes: Any = Non
     Returns
     -------
     callable
-        ``read(window=None, **read_kwargs)``; a read that fails (a damaged
-        file, or a network fault after every try of
-        :func:`~riogrande.io.remote.checked_read`) raises
+        ``read(window=None, **read_kwargs)``, passing every keyword on to
+        ``method`` (``masked``, ``out_shape``, ``boundless``, ``indexes``...).
+        A read that fails (a damaged file, or a network fault after every try
+        of :func:`~riogrande.io.remote.checked_read`) raises
         :class:`~riogrande.errors.SourceError`.
     """
     fixed = {} if indexes is None else {"indexes": indexes}
@@ -129,11 +126,6 @@ def dataset_reader(method: Callable[..., NDArray], name: str, indexes: Any = Non
 def dataset_writer(dst: Any, indexes: Any = None) -> Callable[..., None]:
     """The write method of an open dataset as a writer: ``partial(dst.write, indexes=indexes)``.
 
-    Every keyword of :meth:`rasterio.io.DatasetWriter.write` is passed on
-    (``masked=True`` writes a masked array's mask as the band's mask, and
-    ``indexes`` replaces the one given here); ``window`` may also be given
-    positionally.
-
     Parameters
     ----------
     dst : rasterio dataset
@@ -144,7 +136,9 @@ def dataset_writer(dst: Any, indexes: Any = None) -> Callable[..., None]:
     Returns
     -------
     callable
-        ``write(array, window=None, **write_kwargs)``.
+        ``write(array, window=None, **write_kwargs)``, passing every keyword on
+        to :meth:`rasterio.io.DatasetWriter.write` (``masked=True`` writes a
+        masked array's mask as the band's mask).
     """
     fixed = {} if indexes is None else {"indexes": indexes}
 
@@ -320,7 +314,7 @@ class Source:
         """Return every band of the file, in order, each with its tags from the file."""
         self._require_file()
         with dataset(self.name) as src:
-            return [self._band(bidx, self._file_tags(src, bidx)) for bidx in src.indexes]
+            return [self._band(bidx, read_tags(src, bidx, self.ns)) for bidx in src.indexes]
 
     def get_band(self, bidx: int | None = None, **tags: Any) -> Band:
         """Return one band, chosen by index, by tags, or both.
@@ -353,7 +347,7 @@ class Source:
         self._require_file()
         with dataset(self.name) as src:
             bidx = self._resolve(src, bidx, tags)
-            return self._band(bidx, {**tags, **self._file_tags(src, bidx)})
+            return self._band(bidx, {**tags, **read_tags(src, bidx, self.ns)})
 
     def init_source(self, overwrite: bool = False, **kwargs: Any) -> None:
         """Create the file, empty, from :attr:`profile` updated with ``kwargs``.
@@ -516,14 +510,11 @@ class Source:
 
                 yield write
 
-    def _file_tags(self, src: Any, bidx: int | None) -> dict[str, Any]:
-        return read_tags(src, bidx, self.ns)
-
     def _resolve(self, src: Any, bidx: int | None, tags: dict[str, Any]) -> int:
         """The band of the open ``src`` with index ``bidx`` and ``tags`` (either may be empty)."""
         if bidx is not None:
             check_band_index(bidx, src.count, self.name)
-            if tags and not match_all(sanitize(tags), self._file_tags(src, bidx)):
+            if tags and not match_all(sanitize(tags), read_tags(src, bidx, self.ns)):
                 raise BandSelectionAmbiguousError(
                     f"band {bidx} of {self.name} does not have the tags {tags}")
             return int(bidx)
@@ -552,7 +543,7 @@ class Source:
         with dataset(self.name) as src:
             if bidx:
                 check_band_index(bidx, src.count, self.name)
-            return self._file_tags(src, bidx)
+            return read_tags(src, bidx, self.ns)
 
     def set_tags(self, bidx: int | None, tags: dict[str, Any]) -> None:
         """Merge ``tags`` into a band's (or, for None or 0, the dataset's) tags in the file."""
@@ -645,16 +636,7 @@ class Band:
         return self.source.shape
 
     def index_in(self, src: Any, match: str | int | Sequence[str] | None = None) -> int:
-        """This band's index in ``src``, an open dataset of its file (found by tags if need be).
-
-        Raises
-        ------
-        BandSelectionNoMatchError
-            If the index does not exist or no band has the tags, or if the
-            band has neither index nor tags and the file several bands.
-        BandSelectionAmbiguousError
-            If several bands have the tags.
-        """
+        """This band's index in ``src``, an open dataset of its file: :meth:`get_bidx`."""
         if self._bidx is not None:
             check_band_index(self._bidx, src.count, self.source.name)
             return int(self._bidx)
@@ -779,16 +761,14 @@ class Band:
             mask as the band's mask; :func:`dataset_writer`).
         """
         mode = open_kwargs.pop("mode", "r+" if self.source.exists else "w")
-        if mode in ("w", "w+"):
-            profile = self._new_file_profile(open_kwargs)
-            opened = new_raster(self.source.name, **profile)
-        else:
-            opened = open_existing(self.source.name, {**open_kwargs, "mode": "r+"})
-        with opened as dst:
-            bidx = self.index_in(dst, match) if mode not in ("w", "w+") else self._bidx or 1
-            yield dataset_writer(dst, bidx)
-        if mode in ("w", "w+"):
-            self.source.profile = profile
+        if mode not in Source._mode_writing:
+            with open_existing(self.source.name, {**open_kwargs, "mode": "r+"}) as dst:
+                yield dataset_writer(dst, self.index_in(dst, match))
+            return
+        profile = self._new_file_profile(open_kwargs)
+        with new_raster(self.source.name, **profile) as dst:
+            yield dataset_writer(dst, self._bidx or 1)
+        self.source.profile = profile
 
     @contextmanager
     def mask_reader(
