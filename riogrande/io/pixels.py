@@ -20,20 +20,20 @@ if TYPE_CHECKING:
     from riogrande.io.rasters import Band
 
 
-def _blocks(src: Any, bidx: int) -> Iterator[tuple[Any, tuple[slice, slice]]]:
-    for _, window in src.block_windows(bidx):
-        rows, cols = window.toslices()
-        yield window, (rows, cols)
-
-
-def _checked_selector(selector: NDArray | None, src: Any) -> NDArray | None:
-    if selector is None:
-        return None
-    selector = np.asarray(selector, dtype=bool)
-    if selector.shape != src.shape:
-        raise IncompatibleRastersError(
-            f"the selector has shape {selector.shape} but {src.name} has {src.shape}")
-    return selector
+def _selected_blocks(
+    band: Band, selector: NDArray | None
+) -> Iterator[tuple[NDArray, NDArray | None]]:
+    """The band's data over its file's own tiles, each with its part of ``selector``."""
+    with dataset(band.source.name) as src:
+        bidx = band.index_in(src)
+        if selector is not None:
+            selector = np.asarray(selector, dtype=bool)
+            if selector.shape != src.shape:
+                raise IncompatibleRastersError(
+                    f"the selector has shape {selector.shape} but {src.name} has {src.shape}")
+        for _, window in src.block_windows(bidx):
+            yield src.read(bidx, window=window), (
+                None if selector is None else selector[window.toslices()])
 
 
 def count_valid_pixels(
@@ -58,14 +58,10 @@ def count_valid_pixels(
         The count; with ``limit_count``, whether it exceeds the limit.
     """
     total = 0
-    with dataset(band.source.name) as src:
-        bidx = band.index_in(src)
-        selector = _checked_selector(selector, src)
-        for window, cells in _blocks(src, bidx):
-            total += count_contribution(src.read(bidx, window=window),
-                                        None if selector is None else selector[cells], no_data)
-            if 0 < limit_count < total:
-                return True
+    for data, selected in _selected_blocks(band, selector):
+        total += count_contribution(data, selected, no_data)
+        if 0 < limit_count < total:
+            return True
     return False if limit_count > 0 else total
 
 
@@ -87,20 +83,16 @@ def get_min_max(band: Band, no_data: Any = 0, selector: NDArray | None = None) -
     """
     low: Any = None
     high: Any = None
-    with dataset(band.source.name) as src:
-        bidx = band.index_in(src)
-        selector = _checked_selector(selector, src)
-        for window, cells in _blocks(src, bidx):
-            data = src.read(bidx, window=window)
-            valid = not_nodata(data, no_data)
-            if np.issubdtype(data.dtype, np.floating):
-                valid &= ~np.isnan(data)
-            if selector is not None:
-                valid &= selector[cells]
-            values = data[valid]
-            if values.size:
-                low = values.min() if low is None else min(low, values.min())
-                high = values.max() if high is None else max(high, values.max())
+    for data, selected in _selected_blocks(band, selector):
+        valid = not_nodata(data, no_data)
+        if np.issubdtype(data.dtype, np.floating):
+            valid &= ~np.isnan(data)
+        if selected is not None:
+            valid &= selected
+        values = data[valid]
+        if values.size:
+            low = values.min() if low is None else min(low, values.min())
+            high = values.max() if high is None else max(high, values.max())
     return None if low is None else (low, high)
 
 
@@ -160,9 +152,8 @@ def pair_operation(
         if out_band.source.exists:
             out = stack.enter_context(dataset(out_band.source.name, "r+"))
         else:
-            wanted = out_band.source.profile
-            profile = {**band.source.import_profile(update_self=False), **wanted,
-                       "count": max(int(wanted.get("count", 1)), out_band._bidx or 1)}
+            profile = {**band.source.import_profile(update_self=False),
+                       **out_band._new_file_profile({})}
             out = stack.enter_context(new_raster(out_band.source.name, **profile))
         opened = {name: out if name == out_band.source.name
                   else stack.enter_context(dataset(name)) for name in names}
@@ -175,7 +166,7 @@ def pair_operation(
                   **np_kwargs}
 
         def results() -> Iterator[tuple[Any, NDArray]]:
-            for window, _ in _blocks(first, bidx):
+            for _, window in first.block_windows(bidx):
                 yield window, operation(first.read(bidx, window=window),
                                         second.read(other_bidx, window=window), **kwargs)
 
