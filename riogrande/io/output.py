@@ -25,31 +25,22 @@ def _remove(path: Path) -> None:
             pass
 
 
-def current_umask() -> int:
-    """The process's umask, read without changing it where the system allows.
+def new_file_mode() -> int:
+    """The permissions ``open()`` gives a new file: ``0o666`` less the umask (0644 under 022).
 
-    Linux reports it in ``/proc/self/status``; elsewhere it is read by
+    Linux reports the umask in ``/proc/self/status``; elsewhere it is read by
     setting and restoring it (``os.umask`` has no read-only form).
-
-    Returns
-    -------
-    int
     """
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             for line in status:
                 if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
+                    return 0o666 & ~int(line.split()[1], 8)
     except (OSError, ValueError):
         pass
     mask = os.umask(0o022)
     os.umask(mask)
-    return mask
-
-
-def new_file_mode() -> int:
-    """The permissions ``open()`` gives a new file: ``0o666`` less the umask (0644 under 022)."""
-    return 0o666 & ~current_umask()
+    return 0o666 & ~mask
 
 
 @contextmanager
