@@ -27,43 +27,25 @@ PROFILE_KEYS = frozenset({
 _GTIFF_SUFFIXES = (".tif", ".tiff")
 
 
-def open_options(kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """The keywords of ``kwargs`` that apply when opening an existing raster.
-
-    Profile keys (size, dtype, creation options) are dropped, so that a
-    caller may pass a whole profile, as in ``data_writer(mode="r+", **profile)``.
-
-    Parameters
-    ----------
-    kwargs : mapping
-
-    Returns
-    -------
-    dict
-    """
-    return {key: value for key, value in kwargs.items() if key.lower() not in PROFILE_KEYS}
-
-
-def open_existing(
-    path: str | os.PathLike[str], open_kwargs: Mapping[str, Any], default_mode: str = "r"
-) -> Any:
+def open_existing(path: str | os.PathLike[str], open_kwargs: Mapping[str, Any]) -> Any:
     """Open an existing raster (:func:`~riogrande.io.handles.dataset`) with a caller's keywords.
 
     Parameters
     ----------
     path : str or path-like
     open_kwargs : mapping
-        ``mode`` (``default_mode`` when absent) and open options; profile
-        entries are dropped (:func:`open_options`).
-    default_mode : str, default "r"
+        ``mode`` (``"r"`` when absent) and open options. Profile keys (size,
+        dtype, creation options) are dropped, so that a caller may pass a
+        whole profile, as in ``data_writer(mode="r+", **profile)``.
 
     Returns
     -------
     context manager
         Yielding the open dataset.
     """
-    kwargs = dict(open_kwargs)
-    return dataset(path, kwargs.pop("mode", default_mode), **open_options(kwargs))
+    kwargs = {key: value for key, value in open_kwargs.items()
+              if key.lower() not in PROFILE_KEYS}
+    return dataset(path, kwargs.pop("mode", "r"), **kwargs)
 
 
 def driver_for(path: str | os.PathLike[str]) -> str:
