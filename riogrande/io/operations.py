@@ -155,16 +155,6 @@ def _copy_metadata(src: Any, dst: Any) -> None:
             pass
 
 
-def _has_dataset_mask(src: Any) -> bool:
-    flags = src.mask_flag_enums[0]
-    return MaskFlags.per_dataset in flags and MaskFlags.alpha not in flags
-
-
-def _compressed_name(source: Path, compression: str | None) -> Path:
-    suffix = "_decompressed" if compression in (None, "none") else "_compress"
-    return source.with_name(f"{source.stem}{suffix}.tif")
-
-
 def compress_tif(
     source: str | os.PathLike[str],
     output: str | os.PathLike[str] | None = None,
@@ -201,7 +191,11 @@ def compress_tif(
         If the output cannot be written there.
     """
     source_path = Path(source)
-    target = Path(output) if output is not None else _compressed_name(source_path, compression)
+    uncompressed = compression in (None, "none")
+    if output is None:
+        suffix = "_decompressed" if uncompressed else "_compress"
+        output = source_path.with_name(f"{source_path.stem}{suffix}.tif")
+    target = Path(output)
     if target.suffix.lower() not in (".tif", ".tiff"):
         raise UnknownExtensionError(f"compress_tif writes GeoTIFFs: {target} must end in .tif")
     in_place = target.exists() and source_path.exists() and os.path.samefile(target, source_path)
@@ -209,12 +203,13 @@ def compress_tif(
         check_output_path(target, [source_path])
     with dataset(source_path) as src:
         profile = {**src.profile, "driver": "GTiff"}
-        if compression in (None, "none"):
+        if uncompressed:
             profile.pop("compress", None)
             profile.pop("predictor", None)
         else:
             profile["compress"] = compression
-        copy_mask = _has_dataset_mask(src)
+        flags = src.mask_flag_enums[0]
+        copy_mask = MaskFlags.per_dataset in flags and MaskFlags.alpha not in flags
         with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), new_raster(target, **profile) as dst:
             for _, window in src.block_windows(1):
                 dst.write(checked_read(src.name, window, partial(src.read, window=window)),
