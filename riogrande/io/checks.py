@@ -31,10 +31,6 @@ def is_nan(value: Any) -> bool:
     ----------
     value : object
         Anything; non-numbers are never NaN.
-
-    Returns
-    -------
-    bool
     """
     return isinstance(value, numbers.Real) and math.isnan(value)
 
@@ -133,10 +129,6 @@ def same_file(first: str | os.PathLike[str], second: str | os.PathLike[str]) -> 
     ----------
     first, second : str or path-like
         Paths, existing or not.
-
-    Returns
-    -------
-    bool
     """
     first, second = Path(first), Path(second)
     try:

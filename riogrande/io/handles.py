@@ -2,7 +2,7 @@
 
 Workers read many blocks of the same few files; re-opening a GeoTIFF costs
 milliseconds and throws away GDAL's block cache, which holds the tiles a
-block's bands share. Two caches avoid that:
+block's bands share. Three caches avoid that:
 
 * :func:`enable_cache` (called by the local pool's worker initializer) keeps
   read-only datasets open for the life of the worker process;
@@ -67,10 +67,9 @@ def job_cache() -> Iterator[None]:
 class RunDatasets:
     """The datasets the threads of one run keep open, each thread its own.
 
-    A GDAL dataset is not safe to share between threads, and opening one
-    costs milliseconds (its tile index, its CRS): each worker thread of an
-    in-process run opens a file once, and :meth:`close` closes them all once
-    no job uses them any more. A job that starts after :meth:`close` (a
+    A GDAL dataset is not safe to share between threads: each worker thread
+    of an in-process run opens a file once, and :meth:`close` closes them all
+    once no job uses them any more. A job that starts after :meth:`close` (a
     thread the executor started while the run was being stopped) is refused.
     """
 

@@ -31,10 +31,6 @@ def is_plain_path(name: str | os.PathLike[str]) -> bool:
     ----------
     name : str or path-like
         A dataset name as given to GDAL.
-
-    Returns
-    -------
-    bool
     """
     text = os.fspath(name)
     if text.startswith("/vsi") or "://" in text:

@@ -535,10 +535,6 @@ class Source:
         ----------
         bidx : int or None
             Band to read from; None or 0 reads the dataset's tags.
-
-        Returns
-        -------
-        dict
         """
         with dataset(self.name) as src:
             if bidx:

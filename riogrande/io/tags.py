@@ -52,10 +52,6 @@ def serialize(tags: Mapping[str, Any]) -> dict[str, str]:
     tags : mapping
         Values that JSON can hold; numpy scalars and arrays are accepted too.
 
-    Returns
-    -------
-    dict of str to str
-
     Raises
     ------
     TypeError
@@ -70,10 +66,6 @@ def deserialize(tags: Mapping[str, str]) -> dict[str, Any]:
     Parameters
     ----------
     tags : mapping of str to str
-
-    Returns
-    -------
-    dict
     """
     return {key: _json_loads(value) for key, value in tags.items()}
 
@@ -204,10 +196,6 @@ def bidx_by_tags(src: Any, ns: str = NS, **tags: Any) -> int | list[int]:
     **tags
         Values to match; ``indexes=`` (an int or a list) names the band(s)
         directly, and without tags band 1 is meant.
-
-    Returns
-    -------
-    int or list of int
 
     Raises
     ------
