@@ -1,9 +1,9 @@
 """Executors for the engine: worker threads, worker processes, or the caller's.
 
-* Threads (:func:`thread_pool`): for tasks that release the GIL, as the
+* Threads (:func:`start_workers`): for tasks that release the GIL, as the
   built-in jobs do (GDAL decoding, numpy comparisons); nothing to start,
-  each thread with its own open datasets.
-* Processes (:func:`local_pool`): :class:`~riogrande.processes.ProcessWorkers`
+  each thread with its own open datasets (a GDAL dataset is not shared).
+* Processes (:func:`start_workers`): :class:`~riogrande.processes.ProcessWorkers`
   on a spawn context by default (see
   :func:`~riogrande.helper.get_or_set_context`), for tasks that hold the
   GIL. Workers ignore Ctrl-C (the caller handles it), cap GDAL's block cache
@@ -196,86 +196,55 @@ def _check_main_importable() -> None:
         )
 
 
-def start_processes(workers: int, start_method: str | None, executable: str | None,
-                    gdal_cachemax_mb: int | None, keep_datasets: bool = True) -> Executor:
-    """Start worker processes.
+def start_workers(backend: str, workers: int, start_method: str | None = None,
+                  executable: str | None = None, gdal_cachemax_mb: int | None = None,
+                  keep_datasets: bool = True) -> Executor:
+    """Start worker threads or worker processes (see the module).
 
     Parameters
     ----------
+    backend : {"threads", "processes"}
+        What the workers are.
     workers : int
-        Number of worker processes.
+        How many.
     start_method, executable
-        See :func:`~riogrande.helper.get_or_set_context`.
+        For processes, see :func:`~riogrande.helper.get_or_set_context`;
+        spawn unless the application chose another start method.
     gdal_cachemax_mb : int or None
-        GDAL block cache per worker.
+        GDAL block cache per worker process.
     keep_datasets : bool, default True
-        Keep datasets open for the life of the workers (one run); otherwise
-        for one job.
+        Keep datasets open for the life of the worker processes (one run);
+        otherwise for one job.
 
     Returns
     -------
-    riogrande.processes.ProcessWorkers
+    concurrent.futures.ThreadPoolExecutor or riogrande.processes.ProcessWorkers
     """
+    if backend == "threads":
+        return ThreadPoolExecutor(workers, thread_name_prefix="riogrande-worker")
     from riogrande.processes import ProcessWorkers
 
-    context = get_or_set_context(start_method, executable=executable)
-    if context.get_start_method() != "fork":
-        _check_main_importable()
-    log_level = logging.getLogger("riogrande").getEffectiveLevel()
-    return ProcessWorkers(workers, context, _initialize_worker,
-                          (gdal_cachemax_mb, log_level, keep_datasets))
+    with default_start_method_kept() as application_method:
+        context = get_or_set_context(start_method or application_method or "spawn",
+                                     executable=executable)
+        if context.get_start_method() != "fork":
+            _check_main_importable()
+        log_level = logging.getLogger("riogrande").getEffectiveLevel()
+        return ProcessWorkers(workers, context, _initialize_worker,
+                              (gdal_cachemax_mb, log_level, keep_datasets))
 
 
-def local_pool(
-    workers: int,
-    start_method: str | None,
-    executable: str | None,
-    gdal_cachemax_mb: int | None,
-) -> WorkerPool:
-    """Start the worker processes of one run.
-
-    Parameters
-    ----------
-    workers : int
-        Number of worker processes.
-    start_method, executable
-        See :func:`~riogrande.helper.get_or_set_context`.
-    gdal_cachemax_mb : int or None
-        GDAL block cache per worker.
-
-    Returns
-    -------
-    WorkerPool
-    """
-    executor = start_processes(workers, start_method, executable, gdal_cachemax_mb)
-    method = start_method or "default"
-    return WorkerPool(executor, workers, True, f"{workers} local {method} worker process(es)",
-                      release=lambda succeeded: executor.terminate())
-
-
-def thread_pool(workers: int) -> WorkerPool:
-    """Start the worker threads of one run.
-
-    GDAL decodes, numpy compares and rasterio reads with the GIL released,
-    so the built-in jobs run in parallel in threads, without starting any
-    process. A GDAL dataset is not shared between threads.
-
-    Parameters
-    ----------
-    workers : int
-        Number of threads.
-
-    Returns
-    -------
-    WorkerPool
-    """
-    executor = ThreadPoolExecutor(workers, thread_name_prefix="riogrande-worker")
-
-    def release(succeeded: bool) -> None:
-        executor.shutdown(wait=True, cancel_futures=True)  # running blocks end on their own
-
-    return WorkerPool(executor, workers, True, f"{workers} worker thread(s)", in_process=True,
-                      release=release)
+def local_pool(workers: int, backend: str, start_method: str | None = None,
+               executable: str | None = None, gdal_cachemax_mb: int | None = None
+               ) -> WorkerPool:
+    """Start the workers of one run (see :func:`start_workers`), stopped when it ends."""
+    executor = start_workers(backend, workers, start_method, executable, gdal_cachemax_mb)
+    if backend == "threads":
+        description = f"{workers} worker thread(s)"
+    else:
+        description = f"{workers} local {start_method or 'default'} worker process(es)"
+    return WorkerPool(executor, workers, True, description, in_process=backend == "threads",
+                      release=lambda succeeded: executor.shutdown(cancel_futures=True))
 
 
 class Pool:
@@ -324,27 +293,17 @@ class Pool:
         """
         with self._lock:
             if self._executor is None:
-                if self.backend == "threads":
-                    self._executor = ThreadPoolExecutor(self.workers,
-                                                        thread_name_prefix="riogrande-worker")
-                else:
-                    start_method, executable, cachemax = self._options
-                    with default_start_method_kept() as application_method:
-                        self._executor = start_processes(
-                            self.workers, start_method or application_method or "spawn",
-                            executable, cachemax, keep_datasets=False)
+                start_method, executable, cachemax = self._options
+                self._executor = start_workers(self.backend, self.workers, start_method,
+                                               executable, cachemax, keep_datasets=False)
             return self._executor
 
     def stop(self) -> None:
         """Stop the workers now (the next run starts new ones)."""
         with self._lock:
             executor, self._executor = self._executor, None
-        if executor is None:
-            return
-        if isinstance(executor, ThreadPoolExecutor):
+        if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
-        else:
-            executor.terminate()  # type: ignore[attr-defined]
 
     close = stop
 

@@ -58,7 +58,6 @@ from riogrande.pool import (
     default_start_method_kept,
     external_pool,
     local_pool,
-    thread_pool,
 )
 from riogrande.stopping import stop_on_signals
 
@@ -318,13 +317,14 @@ def run_views(
         work = _Work(worker, queue_param, progress, stop, on_message, settings,
                      tuple(fetch_ahead))
         if executor is None and backend == "threads":
-            return _run(thread_pool(workers), work, job_list, aggregator, gdal_cachemax_mb)
+            return _run(local_pool(workers, "threads"), work, job_list, aggregator,
+                        gdal_cachemax_mb)
         with default_start_method_kept() as application_method:
             if executor is not None:
                 return _run(external_pool(executor, nbrcpu), work, job_list, aggregator,
                             gdal_cachemax_mb)
             method = start_method or application_method or "spawn"
-            started = local_pool(workers, method, executable, gdal_cachemax_mb)
+            started = local_pool(workers, "processes", method, executable, gdal_cachemax_mb)
             try:
                 return _run(started, work, job_list, aggregator, gdal_cachemax_mb)
             finally:
@@ -346,21 +346,19 @@ class _Work:
 
 def _run(pool: WorkerPool, work: _Work, job_list: Sequence[dict[str, Any]],
          aggregator: Callable[[queue.Queue], Any], gdal_cachemax_mb: int | None) -> Any:
-    logger.info("processing %d views with %s", len(job_list), pool.description)
-    with _gdal_cache_of_run(pool, gdal_cachemax_mb):
-        return _drive(pool, work, job_list, aggregator)
-
-
-def _gdal_cache_of_run(pool: WorkerPool, gdal_cachemax_mb: int | None) -> Any:
-    """Cap GDAL's block cache of this process while threads of it run the jobs.
+    """Drive the run on ``pool``, capping GDAL's block cache while threads of this process
+    run the jobs.
 
     The cache is shared by the process's threads, and GDAL's default (5 % of
     RAM) would keep every tile read: ``gdal_cachemax_mb`` per worker thread,
     and the writer's share, for the length of the run.
     """
-    if not pool.in_process or gdal_cachemax_mb is None:
-        return contextlib.nullcontext()
-    return gdal_cache.capped_for_run(int(gdal_cachemax_mb) * pool.workers * 2**20)
+    logger.info("processing %d views with %s", len(job_list), pool.description)
+    cache: Any = contextlib.nullcontext()
+    if pool.in_process and gdal_cachemax_mb is not None:
+        cache = gdal_cache.capped_for_run(int(gdal_cachemax_mb) * pool.workers * 2**20)
+    with cache:
+        return _drive(pool, work, job_list, aggregator)
 
 
 def _drive(pool: WorkerPool, work: _Work, job_list: Sequence[dict[str, Any]],
