@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Collection, Sequence
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -45,15 +44,8 @@ def runner_call(
     return out
 
 
-def _view_message(view: Sequence[int]) -> Callable[[Any], dict[str, Any]]:
-    return lambda data: {"view": tuple(view), "data": data}
-
-
-def _crop(view: Sequence[int], inner_view: Sequence[int] | None) -> Callable[[NDArray], NDArray]:
-    if inner_view is None:
-        return lambda data: data
-    relative = relative_view(view, inner_view)
-    return lambda data: get_view(np.asarray(data), relative)
+def _message(view: Sequence[int], data: Any) -> dict[str, Any]:
+    return {"view": tuple(view), "data": data}
 
 
 def process_block(
@@ -104,11 +96,10 @@ def process_block(
             source = Source(source)
         with source.data_reader(bands, **(open_params or {})) as read:
             data = read(window=view_to_window(view), **(read_params or {}))
-        crop = _crop(view, inner_view)
-        message = _view_message(inner_view if inner_view is not None else view)
-        runner_call(
-            out_q, partial(task, data), dict(task_params or {}), lambda out: message(crop(out))
-        )
+        out = task(data, **(task_params or {}))
+        if inner_view is not None:
+            out = get_view(np.asarray(out), relative_view(view, inner_view))
+        out_q.put(_message(view if inner_view is None else inner_view, out))
     return timer
 
 
@@ -164,7 +155,7 @@ def process_masks(
         if extra_masking_band is not None:
             with extra_masking_band.data_reader(**open_params) as read:
                 masks.append((read(window=window, **read_params) != 0).view(np.uint8))
-        runner_call(aggr_q, partial(task, masks), dict(task_params or {}), _view_message(view))
+        aggr_q.put(_message(view, task(masks, **(task_params or {}))))
     return timer
 
 
@@ -211,7 +202,7 @@ def selector_block(
                                                                      out=selector)
             if not selector.any():
                 break
-        aggr_q.put(_view_message(view)(selector))
+        aggr_q.put(_message(view, selector))
     return timer
 
 
