@@ -9,13 +9,12 @@ import click
 
 from riogrande.cli.errors import confirm, library_errors
 from riogrande.cli.options import (
+    FORM_HINTS,
     OUTPUT_HINT,
-    QUICKLOOK_HINT,
-    SIDECAR_HINT,
     backend_opt,
     bands_opt,
     block_size_opt,
-    check_outputs,
+    check_mask_outputs,
     json_opt,
     logic_opt,
     nodata_opt,
@@ -30,22 +29,8 @@ from riogrande.cli.options import (
     yes_opt,
 )
 from riogrande.cli.progress import ProgressBar
-from riogrande.cli.report import emit
-from riogrande.errors import (
-    BlockSizeError,
-    CreationOptionError,
-    EncodingError,
-    InvalidBandError,
-    InvalidNodataError,
-    OutputError,
-    OutputFormatError,
-)
-
-PARAM_HINTS = {
-    InvalidBandError: "'-b' / '--bands'",
-    InvalidNodataError: "'--nodata'",
-    BlockSizeError: "'--block-size'",
-}
+from riogrande.cli.report import run_and_report
+from riogrande.errors import InvalidNodataError, OutputError
 
 
 @click.command(short_help="Nodata mask of a raster.")
@@ -96,9 +81,7 @@ def mask(
     riogrande mask dem.tif -o dem_masked.tif --as nodata --keep-values --cog
     riogrande mask dem.tif --as sidecar
     """
-    from riogrande.cli.quicklook import write_quicklook
     from riogrande.masking import FILE_NODATA, plan_mask
-    from riogrande.outputs.encodings import sidecar_path
 
     form = output_form(**output_options)
     encoding = form["encoding"]
@@ -108,12 +91,9 @@ def mask(
     if output is None and not in_place and encoding != "sidecar":
         raise click.UsageError("give the output raster with -o/--output, --in-place to "
                                "write the mask into SRC itself, or --as sidecar for SRC.msk")
-    sidecar = Path(sidecar_path(src)) if encoding == "sidecar" else None
-    check_outputs({OUTPUT_HINT: output, SIDECAR_HINT: sidecar, QUICKLOOK_HINT: quicklook},
-                  [src], overwrite)
+    check_mask_outputs(output, encoding, quicklook, [src], overwrite)
     progress = ProgressBar("mask", enabled=not quiet)
-    hints = {**PARAM_HINTS, CreationOptionError: "'--co'", EncodingError: "'--as'",
-             OutputFormatError: "'-o' / '--output' / '--driver'",
+    hints = {**FORM_HINTS, InvalidNodataError: "'--nodata'",
              OutputError: "'--in-place'" if in_place else OUTPUT_HINT}
     with library_errors(hints):
         job = plan_mask(src, output, block_size=block_size,
@@ -122,9 +102,6 @@ def mask(
                         **form)
     if in_place and not yes:
         confirm(f"Write the mask into the internal mask of {src}? This modifies the file")
-    with library_errors(), progress:
-        report = job.run()
-        if quicklook is not None:
-            shown = src if in_place or encoding == "sidecar" else report.output
-            write_quicklook(shown, quicklook, dataset_mask=in_place or encoding != "values")
-    emit(report, as_json=as_json, quiet=quiet, quicklook=quicklook)
+    run_and_report(job, progress, quicklook=quicklook,
+                   shown=src if in_place or encoding == "sidecar" else None,
+                   dataset_mask=in_place or encoding != "values", as_json=as_json, quiet=quiet)

@@ -14,7 +14,14 @@ from typing import Any, TypeVar
 
 import click
 
-from riogrande.errors import OutputError
+from riogrande.errors import (
+    BlockSizeError,
+    CreationOptionError,
+    EncodingError,
+    InvalidBandError,
+    OutputError,
+    OutputFormatError,
+)
 from riogrande.io.checks import check_output_path, same_file
 from riogrande.io.names import is_plain_path
 from riogrande.io.remote import exists, is_remote, redact
@@ -256,6 +263,14 @@ def output_form(
 OUTPUT_HINT = "'-o' / '--output'"
 QUICKLOOK_HINT = "'--quicklook'"
 SIDECAR_HINT = "'--as sidecar'"
+#: Library errors that are usage errors of the options of a mask or selector.
+FORM_HINTS = {
+    InvalidBandError: "'-b' / '--bands'",
+    BlockSizeError: "'--block-size'",
+    CreationOptionError: "'--co'",
+    EncodingError: "'--as'",
+    OutputFormatError: "'-o' / '--output' / '--driver'",
+}
 
 
 def check_outputs(
@@ -303,3 +318,16 @@ def check_outputs(
         if path.exists() and not overwrite:
             raise click.BadParameter(f"{path} already exists; add --overwrite to replace it",
                                      param_hint=hint)
+
+
+def check_mask_outputs(
+    output: Path | str | None, encoding: str, quicklook: Path | None, inputs: Sequence[str],
+    overwrite: bool,
+) -> None:
+    """:func:`check_outputs` of a mask or selector: ``-o``, with ``--as sidecar`` the first
+    input's ``.msk`` file, and ``--quicklook``."""
+    from riogrande.outputs.encodings import sidecar_path
+
+    sidecar = Path(sidecar_path(inputs[0])) if encoding == "sidecar" else None
+    check_outputs({OUTPUT_HINT: output, SIDECAR_HINT: sidecar, QUICKLOOK_HINT: quicklook},
+                  inputs, overwrite)

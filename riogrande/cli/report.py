@@ -9,7 +9,9 @@ from typing import Any
 
 import click
 
-from riogrande.masking import MaskReport
+from riogrande.cli.errors import library_errors
+from riogrande.cli.progress import ProgressBar
+from riogrande.masking import MaskJob, MaskReport
 
 
 def json_number(value: float | None) -> float | str | None:
@@ -70,9 +72,24 @@ def summary_line(report: MaskReport) -> str:
             f"{report.views} blocks of {width}x{height}, {report.workers} workers")
 
 
-def emit(report: MaskReport, *, as_json: bool, quiet: bool, **extra: Any) -> None:
-    """Print the JSON report, or the summary line unless ``quiet``."""
+def run_and_report(
+    job: MaskJob, progress: ProgressBar, *, quicklook: Path | None, shown: str | None,
+    dataset_mask: bool, as_json: bool, quiet: bool,
+) -> None:
+    """Run a planned mask or selector, write its quicklook, print its report.
+
+    The quicklook shows ``shown`` (None: the output), its dataset mask with
+    ``dataset_mask``; the report is JSON with ``as_json``, else the summary
+    line unless ``quiet``.
+    """
+    from riogrande.cli.quicklook import write_quicklook
+
+    with library_errors(), progress:
+        report = job.run()
+        if quicklook is not None:
+            write_quicklook(report.output if shown is None else shown, quicklook,
+                            dataset_mask=dataset_mask)
     if as_json:
-        click.echo(json.dumps(report_dict(report, **extra)))
+        click.echo(json.dumps(report_dict(report, quicklook=quicklook)))
     elif not quiet:
         click.echo(summary_line(report))

@@ -9,15 +9,14 @@ import click
 
 from riogrande.cli.errors import library_errors
 from riogrande.cli.options import (
+    FORM_HINTS,
     OUTPUT_HINT,
-    QUICKLOOK_HINT,
-    SIDECAR_HINT,
     ExtraMask,
     RasterPath,
     backend_opt,
     bands_opt,
     block_size_opt,
-    check_outputs,
+    check_mask_outputs,
     json_opt,
     output_form,
     output_form_opts,
@@ -28,16 +27,8 @@ from riogrande.cli.options import (
     workers_opt,
 )
 from riogrande.cli.progress import ProgressBar
-from riogrande.cli.report import emit
-from riogrande.errors import (
-    BlockSizeError,
-    CreationOptionError,
-    EncodingError,
-    ExtraMaskBandError,
-    InvalidBandError,
-    OutputError,
-    OutputFormatError,
-)
+from riogrande.cli.report import run_and_report
+from riogrande.errors import ExtraMaskBandError, OutputError
 
 #: --mask-source choices and the Band mask reader each one selects.
 MASK_READERS = {"band": "band", "dataset": "source"}
@@ -88,27 +79,18 @@ def selector(
     riogrande selector red.tif nir.tif -o valid.tif --extra-mask clouds.tif:1
     riogrande selector red.tif nir.tif -o valid_cog.tif --cog --co COMPRESS=ZSTD
     """
-    from riogrande.cli.quicklook import write_quicklook
     from riogrande.io.rasters import Band, Source
     from riogrande.masking import plan_selector
-    from riogrande.outputs.encodings import sidecar_path
 
     form = output_form(**output_options)
     encoding = form["encoding"]
     if encoding != "sidecar" and output is None:
         raise click.UsageError("give the output raster with -o/--output (or --as sidecar "
                                "for the first SRC's .msk file)")
-    sidecar = Path(sidecar_path(sources[0])) if encoding == "sidecar" else None
     inputs = [*sources, *([extra_mask[0]] if extra_mask is not None else [])]
-    check_outputs({OUTPUT_HINT: output, SIDECAR_HINT: sidecar, QUICKLOOK_HINT: quicklook},
-                  inputs, overwrite)
+    check_mask_outputs(output, encoding, quicklook, inputs, overwrite)
     progress = ProgressBar("selector", enabled=not quiet)
-    with library_errors({ExtraMaskBandError: "'--extra-mask'",
-                         InvalidBandError: "'-b' / '--bands'",
-                         BlockSizeError: "'--block-size'",
-                         CreationOptionError: "'--co'",
-                         EncodingError: "'--as'",
-                         OutputFormatError: "'-o' / '--output' / '--driver'",
+    with library_errors({ExtraMaskBandError: "'--extra-mask'", **FORM_HINTS,
                          OutputError: OUTPUT_HINT}):
         selected = []
         for path in sources:
@@ -121,9 +103,6 @@ def selector(
         job = plan_selector(*selected, output=output, block_size=block_size,
                             extra_masking_band=extra, nbrcpu=workers, backend=backend,
                             progress=progress, **form)
-    with library_errors(), progress:
-        report = job.run()
-        if quicklook is not None:
-            write_quicklook(report.output if encoding != "sidecar" else sources[0], quicklook,
-                            dataset_mask=encoding != "values")
-    emit(report, as_json=as_json, quiet=quiet, quicklook=quicklook)
+    run_and_report(job, progress, quicklook=quicklook,
+                   shown=sources[0] if encoding == "sidecar" else None,
+                   dataset_mask=encoding != "values", as_json=as_json, quiet=quiet)
