@@ -4,10 +4,10 @@
 requests (single and multiple ranges), as object storage does, with a
 latency added to every answer and faults injected on purpose: HTTP 503 and
 429, a connection cut in the middle of a body, a body shorter than its
-``Content-Length``. It counts the requests and the bytes it sends and keeps
-every range asked for. :class:`S3Server` is moto's S3-compatible server,
-with fake credentials. Both run in a process of their own and stop at the
-end of their ``with`` block.
+``Content-Length``, a request never answered. It counts the requests and
+the bytes it sends and keeps every range asked for. :class:`S3Server` is
+moto's S3-compatible server, with fake credentials. Both run in a process of
+their own and stop at the end of their ``with`` block.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ HOST = "127.0.0.1"
 SERVER_PIDS: set[int] = set()
 #: Faults a request can meet.
 FAULTS = ("503", "429", "cut", "short")
+#: How long a ``"stall"`` fault keeps a request unanswered before closing its connection
+#: (longer than any client's time-out in the tests).
+STALL_SECONDS = 30.0
 _RANGE = re.compile(r"(\d*)-(\d*)")
 
 
@@ -51,7 +54,8 @@ class Faults:
     next : list of str or None
         Faults of the next body requests, in order (None: none), before any
         drawn one. Besides :data:`FAULTS`, ``"gone"``: the server's process
-        ends at once, as a server that stops in the middle of a run.
+        ends at once, as a server that stops in the middle of a run; and
+        ``"stall"``: the request gets no answer for :data:`STALL_SECONDS`.
     """
 
     rate: float = 0.0
@@ -154,6 +158,11 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.server.faults.draw()
         if fault == "gone":
             os._exit(0)
+        if fault == "stall":
+            self._count(0, fault)
+            time.sleep(STALL_SECONDS)
+            self.close_connection = True
+            return
         if fault in ("503", "429"):
             self._count(0, fault)
             self.send_response(int(fault))
