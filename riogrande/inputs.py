@@ -46,7 +46,7 @@ from riogrande.errors import (
 from riogrande.io.checks import check_band_index, check_nodata, check_same_grid
 from riogrande.io.handles import dataset
 from riogrande.io.rasters import Band, Source
-from riogrande.io.remote import READ_SETTINGS, is_remote, vsi_name
+from riogrande.io.remote import is_remote, read_settings, vsi_name
 from riogrande.pool import Pool, check_backend, is_distributed
 from riogrande.prepare import View, create_views
 
@@ -91,7 +91,8 @@ class RunOptions:
         GDAL block cache of each worker, in MB; chosen from the blocks when None.
     gdal_settings : dict or None
         GDAL configuration options of the reads, over riogrande's own for
-        rasters over the network (:data:`riogrande.io.remote.READ_SETTINGS`).
+        rasters over the network (:func:`riogrande.io.remote.read_settings`:
+        those the environment does not set).
     fetch_ahead : tuple of str
         Rasters over the network whose tiles threads of this process
         download ahead of the blocks (set from the job's inputs).
@@ -201,7 +202,7 @@ def run_options(options: Mapping[str, Any], *, releases_gil: bool = True,
     caller = rasterio.env.getenv() if rasterio.env.hasenv() else {}
     fetched = tuple(remote) if in_threads and whole_reads else ()
     return replace(checked, nbrcpu=nbrcpu, fetch_ahead=fetched, gdal_settings={
-        **READ_SETTINGS, **{key: str(value) for key, value in caller.items()},
+        **read_settings(), **{key: str(value) for key, value in caller.items()},
         **(checked.gdal_settings or {})})
 
 

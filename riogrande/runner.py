@@ -50,7 +50,7 @@ from riogrande.errors import (
 )
 from riogrande.io import gdal_cache, handles
 from riogrande.io.prefetch import AHEAD_BYTES, TileFetcher
-from riogrande.io.remote import gdal_options, redact
+from riogrande.io.remote import gdal_options, redact, tries_end_when
 from riogrande.messages import KILL
 from riogrande.pool import (
     WorkerPool,
@@ -81,7 +81,8 @@ class _Collector:
 
 def execute_job(worker: Callable[..., Any], job: dict[str, Any], queue_param: str,
                 datasets: handles.RunDatasets | None = None,
-                settings: Mapping[str, str] | None = None) -> list[Any]:
+                settings: Mapping[str, str] | None = None,
+                run_ended: threading.Event | None = None) -> list[Any]:
     """Run ``worker(**job)`` with a collecting queue; return what it enqueued.
 
     This is the function the pool runs. Exceptions come back as
@@ -101,6 +102,10 @@ def execute_job(worker: Callable[..., Any], job: dict[str, Any], queue_param: st
         In a thread of the calling process: the run's open datasets.
     settings : mapping, optional
         GDAL configuration options of the job (in another process).
+    run_ended : threading.Event, optional
+        In a thread of the calling process: set once the run has failed or
+        was cancelled; the job then does not start, and its reads over the
+        network are not tried again.
 
     Returns
     -------
@@ -109,9 +114,11 @@ def execute_job(worker: Callable[..., Any], job: dict[str, Any], queue_param: st
     """
     collector = _Collector()
     try:
+        if run_ended is not None and run_ended.is_set():
+            raise RunCancelledError("the run ended before this block started")
         # the bands of a block share their tiles in GDAL's cache
         with handles.job_cache() if datasets is None else datasets.in_this_thread(), \
-                gdal_options(settings):
+                gdal_options(settings), tries_end_when(run_ended):
             worker(**job, **{queue_param: collector})
     except Exception as error:
         view = job.get("view")
@@ -380,6 +387,7 @@ def _drive(pool: WorkerPool, work: _Work, job_list: Sequence[dict[str, Any]],
     aggregation = _Aggregator(aggregator, maxsize=max(2, pool.workers))
     datasets = handles.RunDatasets() if pool.in_process else None
     ahead = _FetchedAhead.start(work.fetch_ahead) if pool.in_process else None
+    ended = threading.Event() if pool.in_process else None
     pending: dict[Future, Any] = {}
     succeeded = False
     try:
@@ -397,7 +405,7 @@ def _drive(pool: WorkerPool, work: _Work, job_list: Sequence[dict[str, Any]],
                 job = job_list[next_job]
                 try:
                     future = pool.executor.submit(execute_job, work.worker, job,
-                                                  work.queue_param, datasets, settings)
+                                                  work.queue_param, datasets, settings, ended)
                 except BrokenExecutor as error:  # a worker died before its result came
                     raise _worker_lost([job.get("view"), *pending.values()]) from error
                 pending[future] = job.get("view")
@@ -430,6 +438,8 @@ def _drive(pool: WorkerPool, work: _Work, job_list: Sequence[dict[str, Any]],
         logger.info("processed %d views", total)
         return result
     finally:
+        if ended is not None and not succeeded:
+            ended.set()
         if ahead is not None:
             ahead.close()
         _clean_up(pool, aggregation, datasets, pending, succeeded)

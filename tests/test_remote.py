@@ -289,6 +289,89 @@ def test_a_server_stopped_mid_run_fails_cleanly(tmp_path, interface):
     assert_no_orphans()
 
 
+def test_a_request_left_unanswered_is_tried_again(tmp_path):
+    """One request (the 2nd to the 6th GET) gets no answer: GDAL's time-out ends it and
+    the run tries again, five times byte-identical to the run without a fault."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    source = scene(folder / "scene.tif", size=256, tile=32)
+    riogrande.write_mask(source, tmp_path / "local.tif", nodata=NODATA, block_size=(64, 64))
+    with RangeServer(folder) as server, time_limit(120), rasterio.Env(GDAL_HTTP_TIMEOUT=1):
+        riogrande.write_mask(server.url("scene.tif?run=clean"), tmp_path / "clean.tif",
+                             nodata=NODATA, block_size=(64, 64))
+        same_file(tmp_path / "clean.tif", tmp_path / "local.tif")
+        expected = file_sha256(tmp_path / "clean.tif")
+        for run in range(5):
+            server.set_faults(Faults(next=[None] * (1 + run) + ["stall"]))
+            output = tmp_path / f"remote{run}.tif"
+            riogrande.write_mask(server.url(f"scene.tif?run={run}"), output, nodata=NODATA,
+                                 block_size=(64, 64))
+            assert file_sha256(output) == expected, f"run {run}"
+        assert server.traffic.faults == {"stall": 5}
+
+
+@pytest.mark.parametrize("interface", ["library", "cli"])
+def test_a_server_that_stops_answering_fails_in_bounded_time(tmp_path, monkeypatch, interface):
+    """From its 2nd, 4th or 8th GET on (the CLI: its 4th), the server never answers: each
+    run gives up once its tries have lasted the patience, naming the raster and the
+    block, and leaves no output. GDAL's time-out comes from the environment."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    scene(folder / "scene.tif", size=512, tile=64)
+    monkeypatch.setenv("GDAL_HTTP_TIMEOUT", "1")
+    monkeypatch.setenv("GDAL_HTTP_MAX_RETRY", "0")
+    monkeypatch.setattr(remote, "READ_PATIENCE", 2.0)
+    for answered in (1, 3, 7) if interface == "library" else (3,):
+        output = tmp_path / f"mask{answered}.tif"
+        stalls = Faults(next=[None] * answered + ["stall"] * 10_000)
+        with RangeServer(folder, faults=stalls) as server, time_limit(60):
+            url = server.url("scene.tif")
+            started = time.monotonic()
+            if interface == "library":
+                with pytest.raises((SourceError, BlockProcessingError)) as caught:
+                    riogrande.write_mask(url, output, nodata=NODATA, block_size=(64, 64))
+                message = str(caught.value)
+            else:
+                result = CliRunner().invoke(cli, ["mask", url, "-o", str(output), "-q",
+                                                  "--nodata", str(NODATA)])
+                assert result.exit_code == 1, result.output
+                message = result.output
+            took = time.monotonic() - started
+        assert redact(url) in message, message
+        assert "Window(" in message or "cannot open" in message, message
+        assert took < 20, f"the run took {took:.0f} s to fail"
+        assert not output.exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("case", ["tries", "run ended", "ended while pausing", "patience"])
+def test_a_failing_read_is_tried_until_its_bounds(monkeypatch, case):
+    """A read over the network that keeps failing is tried READ_TRIES times, once when its
+    run has ended (also when that happens during a pause), and not after READ_PATIENCE."""
+    tries = []
+
+    def failing_read():
+        tries.append(time.monotonic())
+        raise rasterio.errors.RasterioIOError("HTTP response code: 503")
+
+    monkeypatch.setattr(remote, "FIRST_PAUSE", 0.2 if case == "ended while pausing" else 0.005)
+    if case == "patience":
+        monkeypatch.setattr(remote, "READ_PATIENCE", 0.0)
+    ended = threading.Event()
+    if case == "run ended":
+        ended.set()
+    elif case == "ended while pausing":
+        threading.Timer(0.1, ended.set).start()
+    url = "/vsicurl/http://127.0.0.1:9/never.tif"  # the read is the function above
+    started = time.monotonic()
+    with remote.tries_end_when(ended), pytest.raises(SourceError, match="never.tif") as caught:
+        remote.checked_read(url, None, failing_read)
+    expected = remote.READ_TRIES if case == "tries" else 1
+    assert len(tries) == expected, tries
+    assert f"in {expected} tr" in str(caught.value)
+    if case == "ended while pausing":
+        assert time.monotonic() - started < 0.18  # the pause did not last to its end
+
+
 def test_a_cancelled_remote_run_stops_its_downloads(tmp_path):
     """Cancelled amid the blocks, ten times: the run stops at once, leaves no output, and
     no download thread outlives it."""

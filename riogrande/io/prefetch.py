@@ -42,6 +42,8 @@ AHEAD_BYTES = 32 * 2**20
 MERGED_GAP = 64 * 2**10
 #: Bytes read at once: a span longer than this is read in parts.
 READ_BYTES = 8 * 2**20
+#: Fetches failed in a row after which no other starts (the server is not answering).
+FAILED_IN_A_ROW = 3
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +152,10 @@ class TileIndex:
 class TileFetcher:
     """Download the tiles of views to come into GDAL's cache, in threads of its own.
 
+    After :data:`FAILED_IN_A_ROW` fetches failed in a row, the fetches end at
+    once: a server that stopped answering would keep every download thread
+    waiting through GDAL's time-outs, ahead of the blocks' own reads.
+
     Parameters
     ----------
     names : list of str
@@ -167,6 +173,8 @@ class TileFetcher:
             self.close_indexes()
             raise
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="riogrande-fetch")
+        self._failed_in_a_row = 0
+        self._count_lock = threading.Lock()
 
     def fetch(self, view: Sequence[int]) -> tuple[Future, int]:
         """Start fetching the tiles of ``view``.
@@ -183,7 +191,18 @@ class TileFetcher:
             logger.debug("no tiles fetched ahead for %s: %s", view, redact(str(error)))
             spans = []
         size = sum(length for _, ranges in spans for _, length in ranges)
-        return self._executor.submit(_fetch_all, spans), size
+        return self._executor.submit(self._fetch_all, spans, size), size
+
+    def _fetch_all(self, spans: Sequence[tuple[str, Sequence[tuple[int, int]]]],
+                   size: int) -> None:
+        if self._failed_in_a_row >= FAILED_IN_A_ROW:
+            return
+        fetched = sum(_fetch(name, ranges) for name, ranges in spans)
+        with self._count_lock:
+            self._failed_in_a_row = 0 if fetched == size else self._failed_in_a_row + 1
+            if self._failed_in_a_row == FAILED_IN_A_ROW:
+                logger.info("%d fetches ahead failed in a row: no more are made",
+                            FAILED_IN_A_ROW)
 
     def close(self) -> None:
         """Stop: fetches not started are dropped, those under way end (bounded by GDAL's
@@ -195,11 +214,6 @@ class TileFetcher:
         """Close the rasters' datasets."""
         for index in self._indexes:
             index.close()
-
-
-def _fetch_all(spans: Sequence[tuple[str, Sequence[tuple[int, int]]]]) -> None:
-    for name, ranges in spans:
-        _fetch(name, ranges)
 
 
 def _fetch(name: str, spans: Sequence[tuple[int, int]]) -> int:

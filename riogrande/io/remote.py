@@ -9,7 +9,9 @@ that raised, or during which GDAL only logged an error, as failed, drops what
 GDAL cached of the file (:func:`forget`: a cut answer stays in its cache and
 fails every later read) and tries again with a growing pause before giving up
 with an error that names the raster (:func:`redact`: without credentials) and
-the window; :func:`checked_open` does the same for opening. An output in
+the window; :func:`checked_open` does the same for opening. Once the run a
+read belongs to has failed (:func:`tries_end_when`), it is not tried again.
+An output in
 object storage is written locally, then uploaded whole (:func:`upload`): a
 failure or an interrupt never leaves part of it under its key.
 """
@@ -53,7 +55,8 @@ WRITABLE_PREFIXES = ("/vsis3/", "/vsigs/", "/vsiaz/", "/vsiadls/", "/vsioss/", "
 
 #: GDAL settings of remote reads: no directory listing when a file is opened
 #: (it would list the bucket), the header read in one request, adjacent
-#: ranges merged, GDAL's own retries of HTTP 429 and 5xx, and a cache of
+#: ranges merged, GDAL's own retries of HTTP 429 and 5xx, a request ended
+#: when nothing arrives for 10 s (or after 60 s in all), and a cache of
 #: downloaded ranges that holds the tiles fetched ahead and those of every
 #: read in flight (with GDAL's 16 MB, a tile can be dropped before the read
 #: that fetched it uses it, and fetched again).
@@ -66,12 +69,32 @@ READ_SETTINGS = {
     "GDAL_HTTP_RETRY_DELAY": "0.5",
     "GDAL_HTTP_TIMEOUT": "60",
     "GDAL_HTTP_CONNECTTIMEOUT": "15",
+    "GDAL_HTTP_LOW_SPEED_TIME": "10",
+    "GDAL_HTTP_LOW_SPEED_LIMIT": "1",
     "CPL_VSIL_CURL_CACHE_SIZE": str(64 * 2**20),
 }
+
+
+def read_settings() -> dict[str, str]:
+    """:data:`READ_SETTINGS` but those the environment sets.
+
+    GDAL reads its settings from the environment too, and a setting given to
+    it here would override the variable (e.g. ``GDAL_HTTP_TIMEOUT`` exported
+    before a command).
+
+    Returns
+    -------
+    dict of str to str
+    """
+    return {key: value for key, value in READ_SETTINGS.items() if key not in os.environ}
+
 
 #: Tries of one read before it fails, and the first pause between two (doubled each time).
 READ_TRIES = 4
 FIRST_PAUSE = 0.2
+#: Seconds of failing tries of one read after which no other starts: a server that
+#: stopped answering costs about a minute, not every try's time-outs.
+READ_PATIENCE = 60.0
 
 #: Settings whose values are secrets: never shown.
 SECRET_SETTINGS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID",
@@ -87,6 +110,9 @@ _USER_INFO = re.compile(r"(?<=://)[^/@\s\"']+@")
 _QUERY = re.compile(r"(://[^\s\"'?]*)\?[^\s\"']*")
 
 logger = logging.getLogger(__name__)
+
+#: Per thread: the event set when the run of this thread's reads has ended.
+_run_state = threading.local()
 
 
 def is_remote(name: str | os.PathLike[str]) -> bool:
@@ -219,14 +245,38 @@ def gdal_options(settings: Mapping[str, str] | None) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def tries_end_when(ended: threading.Event | None) -> Iterator[None]:
+    """Reads and openings of this thread are not tried again once ``ended`` is set.
+
+    A run's blocks read in threads that it cannot stop: once one block has
+    failed, the others' reads give up at their next fault instead of
+    waiting through their own tries (a server that stopped answering costs
+    one block's tries, not one per thread).
+
+    Parameters
+    ----------
+    ended : threading.Event or None
+        Set when the run has failed or was cancelled; None: always tried.
+    """
+    previous = getattr(_run_state, "ended", None)
+    _run_state.ended = ended
+    try:
+        yield
+    finally:
+        _run_state.ended = previous
+
+
 def checked_read(name: str, window: Any, read: Callable[[], T]) -> T:
     """``read()`` of ``name`` over ``window``; tried again on a network fault.
 
     A read that raised, or during which GDAL logged an error or a warning
     in this thread (a cut connection, a short body, HTTP 5xx or 429 after
     GDAL's own retries), counts as failed: a block read after a fault is never used.
-    Before the next try, GDAL's cache of the file is dropped. A local file
-    is read once: its errors (a damaged or truncated file) are not transient.
+    Before the next try, GDAL's cache of the file is dropped; there is none
+    once the run has ended (see :func:`tries_end_when`), nor after
+    :data:`READ_PATIENCE` seconds of tries. A local file is read once: its
+    errors (a damaged or truncated file) are not transient.
 
     Parameters
     ----------
@@ -254,7 +304,7 @@ def checked_read(name: str, window: Any, read: Callable[[], T]) -> T:
         except RasterioIOError as error:
             raise SourceError(f"cannot read {name} ({_where(window)}), the file is damaged "
                               f"or truncated: {_reasons(error)}") from None
-    pause = FIRST_PAUSE
+    pause, started = FIRST_PAUSE, time.monotonic()
     ident = threading.get_ident()
     for attempt in range(1, READ_TRIES + 1):
         errors: list[str] = []
@@ -267,18 +317,20 @@ def checked_read(name: str, window: Any, read: Callable[[], T]) -> T:
             if not errors:
                 return result
             reason = "; ".join(dict.fromkeys(errors))
-        if attempt < READ_TRIES:
-            _before_next_try(name, f"reading {_where(window)}", attempt, reason, pause)
-            pause *= 2
-    raise SourceError(redact(f"cannot read {name} ({_where(window)}) in {READ_TRIES} tries "
-                             f"over the network: {reason}"))
+        if attempt == READ_TRIES or not _before_next_try(name, f"reading {_where(window)}",
+                                                         attempt, reason, pause, started):
+            break
+        pause *= 2
+    raise SourceError(redact(f"cannot read {name} ({_where(window)}) in {attempt} "
+                             f"tr{'y' if attempt == 1 else 'ies'} over the network: {reason}"))
 
 
 def checked_open(name: str, open_dataset: Callable[[], T]) -> T:
     """``open_dataset()`` of the raster ``name``; tried again on a network fault.
 
     An answer another try does not change (a missing key, refused access:
-    HTTP 4xx but 429) is final; so is any error of a local file.
+    HTTP 4xx but 429) is final; so is any error of a local file, and any
+    once the run has ended (see :func:`tries_end_when`).
 
     Parameters
     ----------
@@ -299,25 +351,37 @@ def checked_open(name: str, open_dataset: Callable[[], T]) -> T:
     """
     if not is_remote(name):
         return open_dataset()
-    pause = FIRST_PAUSE
+    pause, started = FIRST_PAUSE, time.monotonic()
     for attempt in range(1, READ_TRIES):
         try:
             return open_dataset()
         except RasterioIOError as error:
             reason = _reasons(error)
-            if _FINAL.search(reason):
+            if _FINAL.search(reason) or not _before_next_try(name, "opening", attempt, reason,
+                                                             pause, started):
                 raise
-        _before_next_try(name, "opening", attempt, reason, pause)
         pause *= 2
     return open_dataset()
 
 
-def _before_next_try(name: str, what: str, attempt: int, reason: str, pause: float) -> None:
-    """Log a failed try, forget the file's cached data, wait ``pause`` seconds."""
+def _before_next_try(name: str, what: str, attempt: int, reason: str, pause: float,
+                     started: float) -> bool:
+    """Log a failed try, forget the file's cached data, wait ``pause`` seconds.
+
+    Returns False, without waiting, when there is no next try: the run has
+    ended, or the tries began more than :data:`READ_PATIENCE` seconds ago
+    (``started``, of :func:`time.monotonic`).
+    """
+    ended = getattr(_run_state, "ended", None)
+    if (ended is not None and ended.is_set()) or time.monotonic() - started > READ_PATIENCE:
+        return False
     logger.info("%s %s failed, try %d of %d: %s", what, redact(name), attempt, READ_TRIES,
                 redact(reason))
     forget(name)
-    time.sleep(pause)
+    if ended is None:
+        time.sleep(pause)
+        return True
+    return not ended.wait(pause)
 
 
 def forget(name: str) -> None:
@@ -420,7 +484,7 @@ def upload(local: str | os.PathLike[str], output: str) -> None:
         Naming the output (without credentials) and GDAL's reason.
     """
     try:
-        with rasterio.Env(**READ_SETTINGS):
+        with rasterio.Env(**read_settings()):
             rasterio.shutil.copyfiles(os.fspath(local), vsi_name(output))
     except (RasterioError, CPLE_BaseError, OSError) as error:
         raise OutputError(redact(f"uploading {output} failed: {error}")) from None
