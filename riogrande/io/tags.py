@@ -45,12 +45,7 @@ def _json_loads(text: str) -> Any:
 
 
 def serialize(tags: Mapping[str, Any]) -> dict[str, str]:
-    """Encode every tag value as JSON text.
-
-    Parameters
-    ----------
-    tags : mapping
-        Values that JSON can hold; numpy scalars and arrays are accepted too.
+    """Encode every tag value as JSON text (numpy scalars and arrays included).
 
     Raises
     ------
@@ -61,114 +56,52 @@ def serialize(tags: Mapping[str, Any]) -> dict[str, str]:
 
 
 def deserialize(tags: Mapping[str, str]) -> dict[str, Any]:
-    """Decode JSON tag values; a value that is not JSON text is kept as the string it is.
-
-    Parameters
-    ----------
-    tags : mapping of str to str
-    """
+    """Decode JSON tag values; a value that is not JSON text is kept as the string it is."""
     return {key: _json_loads(value) for key, value in tags.items()}
 
 
 def sanitize(tags: Mapping[str, Any]) -> dict[str, Any]:
-    """Normalise tag values as they read back from a file (tuples become lists, ...).
-
-    Parameters
-    ----------
-    tags : mapping
-
-    Returns
-    -------
-    dict
-        ``deserialize(serialize(tags))``.
-    """
+    """Normalise tag values as they read back from a file (tuples become lists, ...)."""
     return deserialize(serialize(tags))
 
 
 def match_all(targets: Mapping[str, Any], tags: Mapping[str, Any]) -> bool:
-    """Tell whether every key of ``targets`` is in ``tags`` with an equal value.
-
-    Parameters
-    ----------
-    targets, tags : mapping
-
-    Returns
-    -------
-    bool
-        True for empty ``targets``.
-    """
+    """Tell whether every key of ``targets`` is in ``tags`` with an equal value (True if none)."""
     return all(key in tags and tags[key] == value for key, value in targets.items())
 
 
 def match_any(targets: Mapping[str, Any], tags: Mapping[str, Any]) -> bool:
-    """Tell whether at least one key of ``targets`` is in ``tags`` with an equal value.
-
-    Parameters
-    ----------
-    targets, tags : mapping
-
-    Returns
-    -------
-    bool
-        False for empty ``targets``.
-    """
+    """Tell whether a key of ``targets`` is in ``tags`` with an equal value (False if none)."""
     return any(key in tags and tags[key] == value for key, value in targets.items())
 
 
 def write_tags(dst: Any, tags: Mapping[str, Any], bidx: int | None = 0, ns: str = NS) -> None:
-    """Merge ``tags`` into the metadata of a band or of the dataset.
+    """Merge ``tags`` into the metadata, domain ``ns``, of band ``bidx`` (0 or None: the dataset).
 
-    Parameters
-    ----------
-    dst : rasterio dataset opened for writing
-    tags : mapping
-        JSON-serialisable values (numpy scalars and arrays included).
-    bidx : int or None, default 0
-        Band to tag; 0 or None tags the dataset.
-    ns : str, default NS
-        Metadata domain.
+    ``dst`` is open for writing; the values are JSON-serialisable (numpy
+    scalars and arrays included).
     """
     if tags:
         dst.update_tags(int(bidx or 0), ns=ns, **serialize(tags))
 
 
 def read_tags(src: Any, bidx: int | None = None, ns: str = NS) -> dict[str, Any]:
-    """Read the tags of a band or of the dataset.
+    """Read the tags, domain ``ns``, of band ``bidx`` (0 or None: the dataset).
 
-    Parameters
-    ----------
-    src : rasterio dataset
-    bidx : int or None
-        Band to read; 0 or None reads the dataset's tags.
-    ns : str, default NS
-        Metadata domain.
-
-    Returns
-    -------
-    dict
-        Decoded values (text that is not JSON stays a string).
+    Values are decoded; text that is not JSON stays a string.
     """
-    tags = deserialize(src.tags(int(bidx or 0), ns=ns))
+    bidx = int(bidx or 0)
+    tags = deserialize(src.tags(bidx, ns=ns))
     if ns == NS:
-        tags = {**deserialize(src.tags(int(bidx or 0), ns=LEGACY_NS)), **tags}
+        tags = {**deserialize(src.tags(bidx, ns=LEGACY_NS)), **tags}
     return tags
 
 
 def find_bidxs(src: Any, ns: str = NS, **tags: Any) -> list[int]:
-    """List the bands whose tags hold all of ``tags``.
+    """List the bands whose tags hold all of ``tags`` (every band when none are given).
 
-    Parameters
-    ----------
-    src : rasterio dataset
-    ns : str, default NS
-    **tags
-        Values to match (normalised with :func:`sanitize`,
-        so a tuple matches the list it is stored as).
-
-    Returns
-    -------
-    list of int
-        Every band when no tags are given.
+    The values are normalised with :func:`sanitize`, so a tuple matches the
+    list it is stored as.
     """
     wanted = sanitize(tags)
     return [bidx for bidx in src.indexes if match_all(wanted, read_tags(src, bidx, ns))]
@@ -191,8 +124,6 @@ def bidx_by_tags(src: Any, ns: str = NS, **tags: Any) -> int | list[int]:
 
     Parameters
     ----------
-    src : rasterio dataset
-    ns : str, default NS
     **tags
         Values to match; ``indexes=`` (an int or a list) names the band(s)
         directly, and without tags band 1 is meant.
