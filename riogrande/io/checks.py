@@ -25,13 +25,7 @@ IN_PLACE_DRIVERS = ("GTiff",)
 
 
 def is_nan(value: Any) -> bool:
-    """Tell whether ``value`` is a floating point NaN.
-
-    Parameters
-    ----------
-    value : object
-        Anything; non-numbers are never NaN.
-    """
+    """Tell whether ``value`` is a floating point NaN (non-numbers never are)."""
     return isinstance(value, numbers.Real) and math.isnan(value)
 
 
@@ -88,16 +82,7 @@ def check_band_index(bidx: Any, count: int, name: str) -> None:
 
 
 def check_nodata(nodata: Any, dtype: str, name: str) -> None:
-    """Check that ``nodata`` can occur in data of type ``dtype``.
-
-    Parameters
-    ----------
-    nodata : int or float
-        The value marking missing data.
-    dtype : str
-        The raster's data type.
-    name : str
-        The raster, for the message.
+    """Check that ``nodata``, the value marking missing data in raster ``name``, fits ``dtype``.
 
     Raises
     ------
@@ -123,13 +108,7 @@ def check_nodata(nodata: Any, dtype: str, name: str) -> None:
 
 
 def same_file(first: str | os.PathLike[str], second: str | os.PathLike[str]) -> bool:
-    """Tell whether two paths name the same file (another spelling, a link, a hard link).
-
-    Parameters
-    ----------
-    first, second : str or path-like
-        Paths, existing or not.
-    """
+    """Tell whether two paths, existing or not, name one file (another spelling, a link...)."""
     first, second = Path(first), Path(second)
     try:
         return first.resolve() == second.resolve() or (
@@ -165,8 +144,6 @@ def check_output_path(
 
     Parameters
     ----------
-    output : str or path-like
-        Where the new file goes.
     inputs : list of str or path-like
         The datasets read by the run (plain paths or any GDAL dataset name:
         the file behind a subdataset or an archive counts); none may be
@@ -199,14 +176,10 @@ def check_output_path(
 def check_in_place(
     name: str | os.PathLike[str], driver: str, new_file_option: str = "output=..."
 ) -> None:
-    """Check that the internal mask of raster ``name`` can be written in place.
+    """Check that the internal mask of raster ``name`` (driver ``driver``) can be written in place.
 
     Parameters
     ----------
-    name : str or path-like
-        The raster to modify.
-    driver : str
-        Its GDAL driver (``profile["driver"]``).
     new_file_option : str, default "output=..."
         How the caller asks for a new file instead, for the messages (the
         command line says ``-o FILE``).

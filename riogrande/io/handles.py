@@ -115,13 +115,7 @@ class RunDatasets:
 
 
 def close_all(cache: OrderedDict[tuple, Any]) -> None:
-    """Close and forget the datasets of ``cache``.
-
-    Parameters
-    ----------
-    cache : collections.OrderedDict
-        Open datasets by key; emptied.
-    """
+    """Close the open datasets of ``cache`` and empty it."""
     while cache:
         cache.popitem()[1].close()
 
@@ -192,24 +186,11 @@ def _refuse_container(opened: Any, name: str) -> None:
 
 @contextmanager
 def dataset(path: str | os.PathLike[str], mode: str = "r", **kwargs: Any) -> Iterator[Any]:
-    """Open a dataset for the duration of a ``with`` block.
+    """Open a dataset for the duration of a ``with`` block: :func:`open_raster`.
 
     In a process where :func:`enable_cache` was called, or inside
-    :func:`job_cache`, read-only datasets come from (and stay in) a small
-    cache instead of being closed.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The raster.
-    mode : str, default "r"
-        Open mode.
-    **kwargs
-        Passed to :func:`rasterio.open`.
-
-    Yields
-    ------
-    rasterio dataset
+    :func:`job_cache` or :meth:`RunDatasets.in_this_thread`, read-only
+    datasets come from (and stay in) a small cache instead of being closed.
     """
     cache = _cache if _cache is not None else getattr(_job, "cache", None)
     if cache is None or mode != "r":
