@@ -94,25 +94,14 @@ def _read_shape(shape: tuple[int, int], window: Any, out_shape: Any) -> tuple[in
 
 
 def dataset_reader(method: Callable[..., NDArray], name: str, indexes: Any = None) -> Reader:
-    """A read method of an open dataset as a reader: ``partial(method, indexes=indexes)``.
+    """``method`` of an open dataset (``read``, ``read_masks``, ``dataset_mask``) as a reader.
 
-    Parameters
-    ----------
-    method : callable
-        ``src.read``, ``src.read_masks`` or ``src.dataset_mask`` of an open dataset.
-    name : str
-        The raster, for the messages.
-    indexes : int or list of int, optional
-        The bands read unless the call names others (none for ``dataset_mask``).
-
-    Returns
-    -------
-    callable
-        ``read(window=None, **read_kwargs)``, passing every keyword on to
-        ``method`` (``masked``, ``out_shape``, ``boundless``, ``indexes``...).
-        A read that fails (a damaged file, or a network fault after every try
-        of :func:`~riogrande.io.remote.checked_read`) raises
-        :class:`~riogrande.errors.SourceError`.
+    The reader, ``read(window=None, **read_kwargs)``, passes every keyword on
+    to ``method`` (``masked``, ``out_shape``, ``boundless``...), and
+    ``indexes`` unless the call names other bands (none for
+    ``dataset_mask``). A read that fails (a damaged file, or a network fault
+    after every try of :func:`~riogrande.io.remote.checked_read`) raises
+    :class:`~riogrande.errors.SourceError` naming the raster ``name``.
     """
     fixed = {} if indexes is None else {"indexes": indexes}
 
@@ -124,21 +113,12 @@ def dataset_reader(method: Callable[..., NDArray], name: str, indexes: Any = Non
 
 
 def dataset_writer(dst: Any, indexes: Any = None) -> Callable[..., None]:
-    """The write method of an open dataset as a writer: ``partial(dst.write, indexes=indexes)``.
+    """``dst.write`` of a dataset open for writing as a writer.
 
-    Parameters
-    ----------
-    dst : rasterio dataset
-        Open for writing.
-    indexes : int or list of int, optional
-        The bands written unless the call names others; all by default.
-
-    Returns
-    -------
-    callable
-        ``write(array, window=None, **write_kwargs)``, passing every keyword on
-        to :meth:`rasterio.io.DatasetWriter.write` (``masked=True`` writes a
-        masked array's mask as the band's mask).
+    The writer, ``write(array, window=None, **write_kwargs)``, passes every
+    keyword on to :meth:`rasterio.io.DatasetWriter.write` (``masked=True``
+    writes a masked array's mask as the band's mask), and ``indexes`` unless
+    the call names other bands (all by default).
     """
     fixed = {} if indexes is None else {"indexes": indexes}
 
@@ -375,23 +355,20 @@ class Source:
         """
         merged = {**(self._profile or {}), **kwargs}
         if self.exists and not overwrite:
-            self._check_reusable(merged)
+            with dataset(self.name) as src:
+                differences = profile_differences(src.profile, merged)
+            if differences:
+                raise OutputError(
+                    f"{self.name} already exists with another profile "
+                    f"({'; '.join(differences)}); pass overwrite=True to replace it"
+                )
+            logger.debug("%s exists with the profile asked for; kept", self.name)
             return
         with new_raster(self.name, **merged):
             pass
         self._profile = merged
         self._profile_from_file = False
         logger.info("created %s", self.name)
-
-    def _check_reusable(self, wanted: dict[str, Any]) -> None:
-        with dataset(self.name) as src:
-            differences = profile_differences(src.profile, wanted)
-        if differences:
-            raise OutputError(
-                f"{self.name} already exists with another profile ({'; '.join(differences)}); "
-                "pass overwrite=True to replace it"
-            )
-        logger.debug("%s exists with the profile asked for; kept", self.name)
 
     @contextmanager
     def open(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
@@ -529,13 +506,7 @@ class Source:
         return found
 
     def get_tags(self, bidx: int | None = None) -> dict[str, Any]:
-        """Read the tags of a band, or of the dataset.
-
-        Parameters
-        ----------
-        bidx : int or None
-            Band to read from; None or 0 reads the dataset's tags.
-        """
+        """Read the tags of band ``bidx`` (None or 0: the dataset's tags)."""
         with dataset(self.name) as src:
             if bidx:
                 check_band_index(bidx, src.count, self.name)
@@ -686,8 +657,7 @@ class Band:
         InvalidBandError
             If the band does not exist.
         """
-        with dataset(self.source.name) as src:
-            self.index_in(src)
+        self.get_bidx()
 
     def init_source(self, profile: dict[str, Any], overwrite: bool = False, **kwargs: Any) -> None:
         """Create the band's file, empty, from ``profile`` (kept if it exists with that profile).
