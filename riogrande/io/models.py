@@ -149,9 +149,7 @@ class Source(rasters.Source):
             ``{bidx: value}``, None for a band without the tag.
         """
         with dataset(self.name) as src:
-            indexes = src.indexes if bidx is None else [bidx] if isinstance(bidx, int) else bidx
-            for index in indexes:
-                check_band_index(index, src.count, self.name)
+            indexes = self._band_indexes(src, [bidx] if isinstance(bidx, int) else bidx)
             return {index: read_tags(src, index, self.ns).get(tag) for index in indexes}
 
     def has_tags(self, tags: dict[str, Any]) -> bool:

@@ -36,12 +36,6 @@ logger = logging.getLogger(__name__)
 STORAGE_DOMAINS = ("IMAGE_STRUCTURE", "DERIVED_SUBDATASETS")
 
 
-def _scaled(transform: Affine, x_factor: float, y_factor: float) -> Affine:
-    """``transform`` with pixels ``x_factor`` wider and ``y_factor`` taller (same origin)."""
-    a, b, c, d, e, f = tuple(transform)[:6]
-    return Affine(a * x_factor, b * y_factor, c, d * x_factor, e * y_factor, f)
-
-
 def load_block(
     source: str | os.PathLike[str],
     view: Sequence[int] | None = None,
@@ -81,8 +75,7 @@ def load_block(
     with dataset(name) as img:
         indexes = bidx_by_tags(img, **tags)
         window = view_to_window(view)
-        width, height = (int(view[2]), int(view[3])) if view is not None else (img.width,
-                                                                                 img.height)
+        width, height = (img.width, img.height) if view is None else (int(view[2]), int(view[3]))
         transform = img.window_transform(window) if window is not None else img.transform
         read_kwargs: dict[str, Any] = {}
         if scaling_params:
@@ -94,7 +87,8 @@ def load_block(
             shape = (rows, cols) if isinstance(indexes, int) else (len(indexes), rows, cols)
             read_kwargs = {"out_shape": shape,
                            "resampling": scaling_params.get("method", Resampling.bilinear)}
-            transform = _scaled(transform, width / cols, height / rows)
+            # resampled pixels are wider and taller by these factors, from the same origin
+            transform = transform * Affine.scale(width / cols, height / rows)
         data = checked_read(name, window,
                             lambda: img.read(indexes, window=window, **read_kwargs))
         return {"data": data, "transform": transform, "orig_profile": img.profile.copy()}
