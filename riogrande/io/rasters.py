@@ -130,9 +130,7 @@ def dataset_writer(dst: Any, indexes: Any = None) -> Callable[..., None]:
 
 def _plain(value: Any) -> Any:
     """A JSON stand-in for a tag value JSON cannot hold (to compare and hash bands)."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
+    if isinstance(value, (np.generic, np.ndarray)):
         return value.tolist()
     return repr(value)
 

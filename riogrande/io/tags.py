@@ -29,9 +29,7 @@ LEGACY_NS = "riogrande"
 
 def _json_default(value: Any) -> Any:
     """Make numpy scalars and arrays JSON-serialisable (as Python numbers and lists)."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
+    if isinstance(value, (np.generic, np.ndarray)):
         return value.tolist()
     raise TypeError(f"tag value {value!r} of type {type(value).__name__} is not JSON-serialisable")
 
