@@ -19,25 +19,15 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_EXPORTS = {
-    "Source": "riogrande.io.models",
-    "Band": "riogrande.io.models",
-    "load_block": "riogrande.io.operations",
-    "write_band": "riogrande.io.operations",
-    "update_band": "riogrande.io.operations",
-    "compress_tif": "riogrande.io.operations",
-    "coregister_raster": "riogrande.io.operations",
-    "get_bands_by_tag": "riogrande.io.lookup",
-    "NS": "riogrande.io.tags",
-    "read_tags": "riogrande.io.tags",
-    "write_tags": "riogrande.io.tags",
-    "find_bidxs": "riogrande.io.tags",
-    "bidx_by_tags": "riogrande.io.tags",
-    "_set_tags": "riogrande.io.lookup",
-    "_get_tags": "riogrande.io.lookup",
-    "_find_bidxs": "riogrande.io.lookup",
-    "_get_bidx_by_tag": "riogrande.io.lookup",
+_MODULES = {
+    "riogrande.io.models": ("Source", "Band"),
+    "riogrande.io.operations": (
+        "load_block", "write_band", "update_band", "compress_tif", "coregister_raster"),
+    "riogrande.io.lookup": (
+        "get_bands_by_tag", "_set_tags", "_get_tags", "_find_bidxs", "_get_bidx_by_tag"),
+    "riogrande.io.tags": ("NS", "read_tags", "write_tags", "find_bidxs", "bidx_by_tags"),
 }
+_EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [name for name in _EXPORTS if not name.startswith("_")]
 

@@ -28,20 +28,11 @@ _GTIFF_SUFFIXES = (".tif", ".tiff")
 
 
 def open_existing(path: str | os.PathLike[str], open_kwargs: Mapping[str, Any]) -> Any:
-    """Open an existing raster (:func:`~riogrande.io.handles.dataset`) with a caller's keywords.
+    """Open an existing raster with a caller's keywords: a :func:`~riogrande.io.handles.dataset`.
 
-    Parameters
-    ----------
-    path : str or path-like
-    open_kwargs : mapping
-        ``mode`` (``"r"`` when absent) and open options. Profile keys (size,
-        dtype, creation options) are dropped, so that a caller may pass a
-        whole profile, as in ``data_writer(mode="r+", **profile)``.
-
-    Returns
-    -------
-    context manager
-        Yielding the open dataset.
+    ``open_kwargs`` hold ``mode`` (``"r"`` when absent) and open options.
+    Profile keys (size, dtype, creation options) are dropped, so that a
+    caller may pass a whole profile, as in ``data_writer(mode="r+", **profile)``.
     """
     kwargs = {key: value for key, value in open_kwargs.items()
               if key.lower() not in PROFILE_KEYS}
