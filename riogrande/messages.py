@@ -15,33 +15,13 @@ KILL = {"signal": "kill"}
 
 
 def is_kill(message: Any) -> bool:
-    """Tell whether a queue message is the end-of-run signal.
-
-    Parameters
-    ----------
-    message : object
-        A queue message.
-
-    Returns
-    -------
-    bool
-    """
+    """Tell whether a queue message is the end-of-run signal."""
     return isinstance(message, dict) and message.get("signal") == "kill"
 
 
 def iter_messages(aggr_q: Any) -> Iterator[dict[str, Any]]:
-    """Yield the block messages of a queue until the end-of-run signal.
-
-    Parameters
-    ----------
-    aggr_q : queue-like
-        Anything with a blocking ``get``.
-
-    Yields
-    ------
-    dict
-        ``{"view": view, "data": data}`` messages.
-    """
+    """Yield the block messages of ``aggr_q`` (anything with a blocking ``get``) until the
+    end-of-run signal."""
     while True:
         message = aggr_q.get()
         if is_kill(message):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from types import TracebackType
 
 
 class TimedTask:
@@ -30,22 +29,12 @@ class TimedTask:
         self.laps = []
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.end = time.perf_counter()
 
     def new_lab(self) -> float:
-        """Record a lap: the time since the previous lap (or the start).
-
-        Returns
-        -------
-        float
-            The lap duration in seconds, also appended to :attr:`laps`.
-        """
+        """Record a lap: the seconds since the previous lap (or the start), also appended
+        to :attr:`laps`."""
         if self._last_lap is None:
             raise RuntimeError("TimedTask.new_lab() called before the task started")
         now = time.perf_counter()
@@ -60,14 +49,8 @@ class TimedTask:
         return self.laps
 
     def get_duration(self) -> float | None:
-        """Return the seconds between entering and leaving the context.
-
-        Returns
-        -------
-        float or None
-            The duration; while the task runs, the time elapsed so far;
-            ``None`` if it never started.
-        """
+        """The seconds between entering and leaving the context: while the task runs, the
+        time elapsed so far; None if it never started."""
         if self.start is None:
             return None
         end = self.end if self.end is not None else time.perf_counter()

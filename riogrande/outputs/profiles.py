@@ -48,44 +48,20 @@ def default_nodata(dtype: str) -> int | float:
 
 def grid_profile(profile: Mapping[str, Any], dtype: str, count: int, nodata: Any
                  ) -> dict[str, Any]:
-    """The keys of a new GeoTIFF that are not creation options: size, type, georeferencing.
-
-    Parameters
-    ----------
-    profile : mapping
-        rasterio profile of the raster whose grid the new one takes.
-    dtype : str
-        Data type of the new raster.
-    count : int
-        Its number of bands.
-    nodata : int, float or None
-        Its nodata value.
-
-    Returns
-    -------
-    dict
-    """
+    """The keys of a new GeoTIFF that are not creation options: ``dtype``, ``count`` and
+    ``nodata``, with the size and georeferencing of the rasterio ``profile``."""
     return {"driver": "GTiff", "dtype": dtype, "count": count, "width": profile["width"],
             "height": profile["height"], "crs": profile.get("crs"),
             "transform": profile["transform"], "nodata": nodata}
 
 
 def mask_profile(profile: Mapping[str, Any]) -> dict[str, Any]:
-    """Profile of a 0/1 result on the grid of ``profile``.
+    """Profile of a 0/1 result on the grid of the source's rasterio ``profile``.
 
     Single band ``uint8`` (1 valid, 0 masked) stored with one bit per pixel
     (``NBITS=1``: half the compression work of whole bytes, and smaller
     files), same size, CRS and transform, tiled and DEFLATE-compressed,
     BigTIFF when needed.
-
-    Parameters
-    ----------
-    profile : mapping
-        rasterio profile of the source raster.
-
-    Returns
-    -------
-    dict
     """
     return {
         **grid_profile(profile, "uint8", 1, None),
@@ -100,20 +76,8 @@ def mask_profile(profile: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def geotiff_defaults(profile: Mapping[str, Any], count: int) -> dict[str, Any]:
-    """The creation options of a GeoTIFF of ``count`` bands derived from ``profile``.
-
-    Parameters
-    ----------
-    profile : mapping
-        rasterio profile of the first input.
-    count : int
-        Number of bands of the output.
-
-    Returns
-    -------
-    dict
-        Upper-case GDAL creation options (see the module).
-    """
+    """The upper-case GDAL creation options of a GeoTIFF of ``count`` bands derived from
+    the first input's rasterio ``profile`` (see the module)."""
     width, height = profile.get("blockxsize"), profile.get("blockysize")
     aligned = profile.get("tiled") and width and height and width % 16 == 0 \
         and height % 16 == 0
@@ -134,7 +98,7 @@ def geotiff_defaults(profile: Mapping[str, Any], count: int) -> dict[str, Any]:
 
 
 def cog_defaults(compress: str | None = None, predictor: Any = None) -> dict[str, Any]:
-    """The creation options of a COG.
+    """The upper-case GDAL creation options of a COG (see the module).
 
     Parameters
     ----------
@@ -143,11 +107,6 @@ def cog_defaults(compress: str | None = None, predictor: Any = None) -> dict[str
         driver does not write).
     predictor : optional
         The data's predictor, kept with its codec.
-
-    Returns
-    -------
-    dict
-        Upper-case GDAL creation options (see the module).
     """
     codec = str(compress or "").upper()
     if codec not in COG_CODECS:
