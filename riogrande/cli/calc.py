@@ -24,7 +24,7 @@ from riogrande.cli.options import (
     workers_opt,
 )
 from riogrande.cli.progress import ProgressBar
-from riogrande.cli.report import json_number
+from riogrande.cli.report import blocks_text, json_number, run_fields
 from riogrande.errors import (
     BlockSizeError,
     CreationOptionError,
@@ -72,17 +72,9 @@ def _inputs(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
 
 def report_fields(report: Any) -> dict[str, Any]:
     """The report of a calc run as JSON-ready values (a NaN nodata value as ``"nan"``)."""
-    return {
-        "output": str(report.output),
-        "dtype": report.dtype,
-        "count": report.count,
-        "nodata": json_number(report.nodata),
-        "nodata_collisions": report.nodata_collisions,
-        "block_size": list(report.block_size),
-        "views": report.views,
-        "workers": report.workers,
-        "seconds": round(report.seconds, 3),
-    }
+    return run_fields(report, dtype=report.dtype, count=report.count,
+                      nodata=json_number(report.nodata),
+                      nodata_collisions=report.nodata_collisions)
 
 
 @click.command(short_help="Raster calculator: an expression over rasters, block-parallel.")
@@ -172,7 +164,5 @@ def calc(
     if as_json:
         click.echo(json.dumps(report_fields(report)))
     elif not quiet:
-        width, height = report.block_size
         click.echo(f"{report.output}: {report.count} band(s) of {report.dtype}, nodata "
-                   f"{report.nodata} - {report.seconds:.2f} s, {report.views} blocks of "
-                   f"{width}x{height}, {report.workers} workers")
+                   f"{report.nodata} - {report.seconds:.2f} s, {blocks_text(report)}")

@@ -82,17 +82,6 @@ def interrupted_exit(interrupt: KeyboardInterrupt) -> click.exceptions.Exit:
     return click.exceptions.Exit(TERMINATED if terminated else INTERRUPTED)
 
 
-#: The library's words for what the command line asks with an option.
-OPTION_WORDS = {"output=...": "-o FILE"}
-
-
-def in_option_words(message: str) -> str:
-    """``message`` with the library's parameters named as the command line's options."""
-    for library, command in OPTION_WORDS.items():
-        message = message.replace(library, command)
-    return message
-
-
 @contextmanager
 def library_errors(
     param_hints: Mapping[type[RiograndeError], str] | None = None,
@@ -121,7 +110,8 @@ def library_errors(
         remote = getattr(error, "remote_traceback", "")
         if remote:
             logger.info("traceback of the worker process:\n%s", remote.rstrip())
-        message = in_option_words(str(error))
+        # the library's parameter named as the command line's option
+        message = str(error).replace("output=...", "-o FILE")
         for kind, hint in (param_hints or {}).items():
             if isinstance(error, kind):
                 raise click.BadParameter(message, param_hint=hint) from error

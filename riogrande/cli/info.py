@@ -75,16 +75,7 @@ def describe(path: str, workers: int | None = None) -> dict[str, Any]:
 
 
 def format_description(description: dict[str, Any]) -> str:
-    """The text ``riogrande info`` prints for a :func:`describe` result.
-
-    Parameters
-    ----------
-    description : dict
-
-    Returns
-    -------
-    str
-    """
+    """The text ``riogrande info`` prints for a :func:`describe` result."""
     d = description
     tile_w, tile_h = d["internal_block"]
     layout = f"tiles of {tile_w}x{tile_h}" if d["tiled"] else f"strips of {tile_h} row(s)"

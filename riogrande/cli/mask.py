@@ -35,7 +35,7 @@ from riogrande.errors import InvalidNodataError, OutputError
 
 @click.command(short_help="Nodata mask of a raster.")
 @src_arg
-@output_opt()
+@output_opt
 @click.option("--in-place", is_flag=True,
               help="Write the mask into SRC's internal dataset mask (modifies SRC).")
 @overwrite_opt

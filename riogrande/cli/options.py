@@ -170,14 +170,10 @@ def _positive_pair(
 src_arg = click.argument("src", type=RasterPath())
 
 
-def output_opt(required: bool = False) -> Callable[[F], F]:
-    """The ``-o/--output`` option: a new GeoTIFF."""
-    return click.option(
-        "-o", "--output", type=OutputPath(), required=required,
-        help="New raster (by default a single-band uint8 GeoTIFF: 1 valid, 0 masked).",
-    )
-
-
+output_opt = click.option(
+    "-o", "--output", type=OutputPath(), default=None,
+    help="New raster (by default a single-band uint8 GeoTIFF: 1 valid, 0 masked).",
+)
 overwrite_opt = click.option(
     "--overwrite", is_flag=True, help="Replace the output files (-o, --quicklook) if they exist.",
 )

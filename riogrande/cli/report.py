@@ -21,30 +21,24 @@ def json_number(value: float | None) -> float | str | None:
     return value
 
 
+def run_fields(report: Any, **fields: Any) -> dict[str, Any]:
+    """A run's report as JSON-ready values: its output, ``fields``, then its blocks,
+    workers and time."""
+    return {"output": None if report.output is None else str(report.output), **fields,
+            "block_size": list(report.block_size), "views": report.views,
+            "workers": report.workers, "seconds": round(report.seconds, 3)}
+
+
+def blocks_text(report: Any) -> str:
+    """The end of a summary line: ``30 blocks of 512x512, 2 workers``."""
+    width, height = report.block_size
+    return f"{report.views} blocks of {width}x{height}, {report.workers} workers"
+
+
 def report_dict(report: MaskReport, **extra: Any) -> dict[str, Any]:
-    """The fields of ``report`` as JSON-ready values (paths as strings).
-
-    Parameters
-    ----------
-    report : MaskReport
-        The library's report.
-    **extra
-        More fields (e.g. ``quicklook``); paths become strings.
-
-    Returns
-    -------
-    dict
-    """
-    fields: dict[str, Any] = {
-        "output": None if report.output is None else str(report.output),
-        "valid": report.valid,
-        "masked": report.masked,
-        "pixels": report.pixels,
-        "block_size": list(report.block_size),
-        "views": report.views,
-        "workers": report.workers,
-        "seconds": round(report.seconds, 3),
-    }
+    """The fields of a mask or selector ``report`` as JSON-ready values, then ``extra``
+    (e.g. ``quicklook``) with paths as strings."""
+    fields = run_fields(report, valid=report.valid, masked=report.masked, pixels=report.pixels)
     for key, value in extra.items():
         fields[key] = str(value) if isinstance(value, Path) else value
     return fields
@@ -53,23 +47,15 @@ def report_dict(report: MaskReport, **extra: Any) -> dict[str, Any]:
 def summary_line(report: MaskReport) -> str:
     """One line: where, how many pixels valid/masked, time and throughput.
 
-    Parameters
-    ----------
-    report : MaskReport
-
-    Returns
-    -------
-    str
-        E.g. ``mask.tif: 4,512,300 valid, 237,700 masked (5.0%) - 4.75 Mpx in
-        2.31 s (2.06 Mpx/s), 30 blocks of 512x512, 2 workers``.
+    E.g. ``mask.tif: 4,512,300 valid, 237,700 masked (5.0%) - 4.75 Mpx in 2.31 s
+    (2.06 Mpx/s), 30 blocks of 512x512, 2 workers``.
     """
     pixels = report.pixels
     share = report.masked / pixels if pixels else 0.0
     rate = pixels / report.seconds / 1e6 if report.seconds > 0 else float("inf")
-    width, height = report.block_size
     return (f"{report.output}: {report.valid:,} valid, {report.masked:,} masked ({share:.1%}) - "
             f"{pixels / 1e6:.2f} Mpx in {report.seconds:.2f} s ({rate:.2f} Mpx/s), "
-            f"{report.views} blocks of {width}x{height}, {report.workers} workers")
+            f"{blocks_text(report)}")
 
 
 def run_and_report(

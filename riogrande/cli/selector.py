@@ -36,7 +36,7 @@ MASK_READERS = {"band": "band", "dataset": "source"}
 
 @click.command(short_help="Valid-pixel selector over bands of one or more rasters.")
 @click.argument("sources", nargs=-1, required=True, type=RasterPath(), metavar="SRC...")
-@output_opt()
+@output_opt
 @overwrite_opt
 @bands_opt
 @click.option("--mask-source", type=click.Choice(list(MASK_READERS)), default="band",
