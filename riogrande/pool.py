@@ -101,20 +101,11 @@ BACKENDS = ("threads", "processes")
 
 def check_backend(backend: str | None, start_method: str | None,
                   executable: str | None) -> str | None:
-    """Validate a ``backend`` choice against the process-only options.
+    """Validate a ``backend`` choice (None: the caller decides) against the options of
+    worker processes, ``start_method`` and ``executable``.
 
-    Parameters
-    ----------
-    backend : {"threads", "processes"} or None
-        The backend asked for; None lets the caller decide.
-    start_method, executable : str or None
-        Options of worker processes.
-
-    Returns
-    -------
-    str or None
-        ``"processes"`` when a process option is given and no backend,
-        else ``backend``.
+    Returns ``"processes"`` when a process option is given and no backend, else
+    ``backend``.
 
     Raises
     ------
@@ -215,10 +206,6 @@ def start_workers(backend: str, workers: int, start_method: str | None = None,
     keep_datasets : bool, default True
         Keep datasets open for the life of the worker processes (one run);
         otherwise for one job.
-
-    Returns
-    -------
-    concurrent.futures.ThreadPoolExecutor or riogrande.processes.ProcessWorkers
     """
     if backend == "threads":
         return ThreadPoolExecutor(workers, thread_name_prefix="riogrande-worker")
@@ -285,12 +272,7 @@ class Pool:
         self._lock = threading.Lock()
 
     def executor(self) -> Executor:
-        """The executor, started on first use and after a failed run.
-
-        Returns
-        -------
-        concurrent.futures.Executor
-        """
+        """The executor, started on first use and after a failed run."""
         with self._lock:
             if self._executor is None:
                 start_method, executable, cachemax = self._options
@@ -314,17 +296,8 @@ class Pool:
         self.stop()
 
     def worker_pool(self, nbrcpu: int | None) -> WorkerPool:
-        """How a run uses this pool.
-
-        Parameters
-        ----------
-        nbrcpu : int or None
-            Jobs running at once; by default the pool's workers.
-
-        Returns
-        -------
-        WorkerPool
-        """
+        """How a run uses this pool, with ``nbrcpu`` jobs at once (by default the pool's
+        workers)."""
         workers = self.workers if nbrcpu is None else min(get_nbr_workers(nbrcpu), self.workers)
 
         def release(succeeded: bool) -> None:
@@ -337,18 +310,8 @@ class Pool:
 
 
 def is_distributed(executor: Any) -> bool:
-    """Tell whether jobs sent to ``executor`` may run on other machines.
-
-    Parameters
-    ----------
-    executor : object or None
-        What the caller passed as ``executor=``.
-
-    Returns
-    -------
-    bool
-        False for None, a :class:`Pool` and a ``ThreadPoolExecutor``.
-    """
+    """Tell whether jobs sent to ``executor`` (the caller's ``executor=``) may run on other
+    machines: False for None, a :class:`Pool` and a ``ThreadPoolExecutor``."""
     return executor is not None and not isinstance(executor, (Pool, ThreadPoolExecutor))
 
 
@@ -370,10 +333,6 @@ def external_pool(executor: Any, nbrcpu: int | None) -> WorkerPool:
     nbrcpu : int or None
         Jobs running at once; by default the executor's worker count (a Dask
         cluster's total threads).
-
-    Returns
-    -------
-    WorkerPool
     """
     if isinstance(executor, Pool):
         return executor.worker_pool(nbrcpu)
