@@ -37,7 +37,7 @@ def _chunk(kind: bytes, payload: bytes) -> bytes:
 def write_png(
     path: str | os.PathLike[str], indexes: NDArray, palette: Sequence[Sequence[int]]
 ) -> Path:
-    """Write a palette PNG.
+    """Write a palette PNG; return its path.
 
     Parameters
     ----------
@@ -47,10 +47,6 @@ def write_png(
         ``(rows, cols)`` integers, each an index into ``palette``.
     palette : sequence of (r, g, b)
         At most 256 colours.
-
-    Returns
-    -------
-    pathlib.Path
 
     Raises
     ------
@@ -76,19 +72,8 @@ def write_png(
 
 
 def preview_shape(width: int, height: int, max_size: int = QUICKLOOK_MAX) -> tuple[int, int]:
-    """``(rows, cols)`` of a preview keeping the raster's aspect ratio.
-
-    Parameters
-    ----------
-    width, height : int
-        Raster size in pixels.
-    max_size : int, default QUICKLOOK_MAX
-        Longest side of the preview; smaller rasters keep their size.
-
-    Returns
-    -------
-    tuple of int
-    """
+    """``(rows, cols)`` of a preview of a ``width`` x ``height`` raster keeping its aspect
+    ratio, with ``max_size`` as its longest side (smaller rasters keep their size)."""
     scale = min(1.0, max_size / max(width, height))
     return max(1, round(height * scale)), max(1, round(width * scale))
 
@@ -100,7 +85,7 @@ def write_quicklook(
     dataset_mask: bool = False,
     max_size: int = QUICKLOOK_MAX,
 ) -> Path:
-    """Write a two-colour preview of a mask raster.
+    """Write a two-colour preview of a mask raster; return the PNG's path.
 
     Parameters
     ----------
@@ -114,11 +99,6 @@ def write_quicklook(
         instead of its first band.
     max_size : int, default QUICKLOOK_MAX
         Longest side of the preview in pixels.
-
-    Returns
-    -------
-    pathlib.Path
-        ``png``.
     """
     with open_raster(raster) as src:
         shape = preview_shape(src.width, src.height, max_size)

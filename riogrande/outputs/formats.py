@@ -98,10 +98,6 @@ def output_format(
     cog : bool, default False
         Write a Cloud-Optimized GeoTIFF (the same as ``driver="COG"``).
 
-    Returns
-    -------
-    OutputFormat
-
     Raises
     ------
     OutputFormatError

@@ -165,20 +165,11 @@ def _probe(
 def check_creation_options(
     driver: str, direct: bool, dtype: str, count: int, options: Mapping[str, Any]
 ) -> None:
-    """Check creation options with GDAL before any work.
+    """Check the creation ``options`` (keys in any case) of a file of ``driver`` with GDAL,
+    before any work.
 
-    Parameters
-    ----------
-    driver : str
-        GDAL driver of the file.
-    direct : bool
-        True for a driver written with ``Create``, False for ``CreateCopy``.
-    dtype : str
-        Data type of the file's bands.
-    count : int
-        Number of bands.
-    options : mapping
-        The creation options (keys in any case).
+    The probe file has ``count`` bands of ``dtype`` and is written with
+    ``Create`` when ``direct``, else with ``CreateCopy``.
 
     Raises
     ------

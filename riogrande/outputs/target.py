@@ -297,10 +297,6 @@ def plan_output(
     nodata_hint : int, float or None
         The kept values' nodata when ``spec.nodata`` is None and it fits.
 
-    Returns
-    -------
-    OutputTarget
-
     Raises
     ------
     OutputError
@@ -487,10 +483,6 @@ def plan_derived_output(
         The output's data type, when known before the first block.
     count : int, optional
         Its number of bands, when known.
-
-    Returns
-    -------
-    OutputTarget
 
     Raises
     ------
