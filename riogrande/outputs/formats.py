@@ -69,11 +69,9 @@ REFUSED = {
 
 def formats_text() -> str:
     """What works, in words: ``GeoTIFF (.tif, .tiff), ...``."""
-    parts = []
-    for output in FORMATS.values():
-        how = "with cog=True / --cog / --driver COG" if output.driver == "COG" else ""
-        parts.append(f"{output.title} ({', '.join(output.extensions)}{' ' + how if how else ''})")
-    return "; ".join(parts)
+    how = {"COG": " with cog=True / --cog / --driver COG"}
+    return "; ".join(f"{output.title} ({', '.join(output.extensions)}{how.get(output.driver, '')})"
+                     for output in FORMATS.values())
 
 
 def supported_extensions() -> list[str]:

@@ -498,10 +498,10 @@ def plan_derived_output(
     path = _checked_path(output, inputs)
     user = normalize_creation_options(creation_options)
     grid = dict(profile)
+    cog_options = merge_options(cog_defaults(grid.get("compress")), user) if cog else None
 
     def final_options(dtype: str, count: int) -> dict[str, Any]:
-        defaults = cog_defaults(grid.get("compress")) if cog else geotiff_defaults(grid, count)
-        options = merge_options(defaults, user)
+        options = cog_options or merge_options(geotiff_defaults(grid, count), user)
         check_creation_options(chosen.driver, not cog, dtype, count, options)
         return options
 
@@ -517,4 +517,4 @@ def plan_derived_output(
     if not cog:
         return OutputTarget(path, blocks_profile)
     return OutputTarget(path, blocks_profile, direct=False, copy_driver=COG.driver,
-                        copy_options=merge_options(cog_defaults(grid.get("compress")), user))
+                        copy_options=cog_options)
