@@ -263,6 +263,18 @@ def test_network_faults_never_give_a_wrong_pixel(tmp_path):
     assert leftovers(tmp_path) == []
 
 
+def failed_mask(interface: str, url: str, output: Path) -> str:
+    """The error of a mask run of ``url`` that must fail, by the library or the CLI (exit 1)."""
+    if interface == "library":
+        with pytest.raises((SourceError, BlockProcessingError)) as caught:
+            riogrande.write_mask(url, output, nodata=NODATA, block_size=(64, 64))
+        return str(caught.value)
+    result = CliRunner().invoke(cli, ["mask", url, "-o", str(output), "-q",
+                                      "--nodata", str(NODATA)])
+    assert result.exit_code == 1, result.output
+    return result.output
+
+
 @pytest.mark.parametrize("interface", ["library", "cli"])
 def test_a_server_stopped_mid_run_fails_cleanly(tmp_path, interface):
     """The server's process ends at its 2nd to 11th GET: on opening or amid the blocks."""
@@ -274,15 +286,7 @@ def test_a_server_stopped_mid_run_fails_cleanly(tmp_path, interface):
         with RangeServer(folder, faults=Faults(next=[None] * (1 + run) + ["gone"])) as server:
             url = server.url(f"scene.tif?run={run}")
             with time_limit(120):
-                if interface == "library":
-                    with pytest.raises((SourceError, BlockProcessingError)) as caught:
-                        riogrande.write_mask(url, output, nodata=NODATA, block_size=(64, 64))
-                    message = str(caught.value)
-                else:
-                    result = CliRunner().invoke(cli, ["mask", url, "-o", str(output), "-q",
-                                                      "--nodata", str(NODATA)])
-                    assert result.exit_code == 1, result.output
-                    message = result.output
+                message = failed_mask(interface, url, output)
         assert redact(url) in message, message
         assert "Window(" in message or "cannot open" in message, message  # the block
         assert not output.exists() and leftovers(tmp_path) == []
@@ -327,15 +331,7 @@ def test_a_server_that_stops_answering_fails_in_bounded_time(tmp_path, monkeypat
         with RangeServer(folder, faults=stalls) as server, time_limit(60):
             url = server.url("scene.tif")
             started = time.monotonic()
-            if interface == "library":
-                with pytest.raises((SourceError, BlockProcessingError)) as caught:
-                    riogrande.write_mask(url, output, nodata=NODATA, block_size=(64, 64))
-                message = str(caught.value)
-            else:
-                result = CliRunner().invoke(cli, ["mask", url, "-o", str(output), "-q",
-                                                  "--nodata", str(NODATA)])
-                assert result.exit_code == 1, result.output
-                message = result.output
+            message = failed_mask(interface, url, output)
             took = time.monotonic() - started
         assert redact(url) in message, message
         assert "Window(" in message or "cannot open" in message, message
