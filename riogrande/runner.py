@@ -49,8 +49,8 @@ from riogrande.errors import (
     WorkerLostError,
 )
 from riogrande.io import gdal_cache, handles
-from riogrande.io.prefetch import AHEAD_BYTES, TileFetcher
-from riogrande.io.remote import gdal_options, redact, tries_end_when
+from riogrande.io.prefetch import AHEAD_BYTES, CACHED_READS, TileFetcher
+from riogrande.io.remote import gdal_options, read_settings, redact, tries_end_when
 from riogrande.messages import KILL
 from riogrande.pool import (
     WorkerPool,
@@ -450,6 +450,8 @@ class _FetchedAhead:
 
     def __init__(self, fetcher: TileFetcher) -> None:
         self._fetcher = fetcher
+        self._settings = contextlib.ExitStack()  # the blocks' reads, until close()
+        self._settings.enter_context(gdal_options(read_settings(CACHED_READS)))
         self._fetches: dict[int, tuple[Future, int]] = {}
         self._next = 0
         self._waiting_bytes = 0
@@ -493,8 +495,9 @@ class _FetchedAhead:
         return [self._fetches[job][0]] if job in self._fetches else []
 
     def close(self) -> None:
-        """Drop the downloads not started."""
+        """Drop the downloads not started; the reads' settings end."""
         self._fetcher.close()
+        self._settings.close()
 
 
 def _clean_up(pool: WorkerPool, aggregation: _Aggregator, datasets: handles.RunDatasets | None,

@@ -29,7 +29,7 @@ from riogrande.errors import BlockProcessingError, OutputError, RunCancelledErro
 from riogrande.expression import calculate
 from riogrande.io import remote
 from riogrande.io.models import Band, Source
-from riogrande.io.prefetch import MERGED_GAP, TileIndex
+from riogrande.io.prefetch import CHUNK_BYTES, MERGED_GAP, TileIndex
 from riogrande.io.remote import redact
 
 from .conftest import file_sha256, write_raster
@@ -426,16 +426,21 @@ def tile_ranges(path: Path) -> dict[tuple[int, int], tuple[int, int]]:
     return ranges
 
 
+def byte_counts(fetched: list[tuple[int, int]], size: int) -> np.ndarray:
+    """How many times each byte of a file of ``size`` bytes was sent."""
+    counts = np.zeros(size + 1, dtype=np.int32)
+    for first, last in fetched:
+        counts[first] += 1
+        counts[last + 1] -= 1
+    return np.cumsum(counts)[:size]
+
+
 def times_fetched(tile: tuple[int, int], fetched: list[tuple[int, int]], size: int) -> int:
     """How many times every byte of ``tile`` was sent (the least count over its bytes).
 
     Ranges that only share an edge (GDAL reads in chunks) do not send a tile twice.
     """
-    counts = np.zeros(size + 1, dtype=np.int32)
-    for first, last in fetched:
-        counts[first] += 1
-        counts[last + 1] -= 1
-    return int(np.cumsum(counts)[tile[0]:tile[1] + 1].min())
+    return int(byte_counts(fetched, size)[tile[0]:tile[1] + 1].min())
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["full", "sparse"])
@@ -456,6 +461,29 @@ def test_each_tile_present_is_fetched_once_and_absent_ones_never(tmp_path, spars
             if times_fetched(span, fetched, size) != 1] == []
     sent = sum(last - first + 1 for first, last in fetched)
     assert sent < 1.2 * size  # neither the absent tiles' places nor twice the same bytes
+
+
+def test_a_chunk_shared_by_two_blocks_is_fetched_once(tmp_path):
+    """GDAL downloads 16 KB chunks: where one block's tiles end and the next one's begin
+    inside a chunk, that chunk is sent once, whichever fetch comes first (5 runs)."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    source = scene(folder / "scene.tif", size=1024, tile=64)
+    size = source.stat().st_size
+    tiles = tile_ranges(source).values()
+    shared = {first // CHUNK_BYTES for first, _ in tiles} & {last // CHUNK_BYTES
+                                                            for _, last in tiles}
+    assert len(shared) > 100  # most tiles begin in the chunk where the one before ends
+    riogrande.write_mask(source, tmp_path / "local.tif", nodata=NODATA, logic="any",
+                         block_size=(128, 128))
+    with RangeServer(folder, latency=0.005) as server:
+        for run in range(5):
+            earlier = len(server.traffic.fetched("scene.tif"))
+            riogrande.write_mask(server.url(f"scene.tif?run={run}"), tmp_path / "remote.tif",
+                                 nodata=NODATA, logic="any", block_size=(128, 128))
+            same_file(tmp_path / "remote.tif", tmp_path / "local.tif")
+            counts = byte_counts(server.traffic.fetched("scene.tif")[earlier:], size)
+            assert [tile for tile in tiles if counts[tile[0]:tile[1] + 1].max() > 1] == [], run
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["full", "sparse"])

@@ -6,12 +6,14 @@ decode, and a :class:`TileFetcher` spends the waits in threads of its own
 that only download: a block's tiles (their byte ranges from the TIFF's tile
 index; adjacent ones in one request; the absent tiles of a sparse file left
 out) are read into GDAL's cache of downloaded ranges before the block goes
-to a worker, whose read then finds them there. A fetch that fails is only a
-lost head start: the block's own read (:func:`~riogrande.io.remote.checked_read`)
-meets the failure in its turn, and fetches, checks and tries again. GDAL's
-messages during a fetch are silenced (they would name the URL on the
-standard error); GDAL's cache is never dropped from here, while other
-threads read.
+to a worker, whose read then finds them there (:data:`CACHED_READS`). GDAL
+downloads whole chunks of the file: a chunk shared by the tiles of two
+blocks is fetched by the first block's fetch only, which the second one's
+waits for. A fetch that fails is only a lost head start: the block's own
+read (:func:`~riogrande.io.remote.checked_read`) meets the failure in its
+turn, and fetches, checks and tries again. GDAL's messages during a fetch
+are silenced (they would name the URL on the standard error); GDAL's cache
+is never dropped from here, while other threads read.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import functools
 import logging
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Any
 
@@ -44,6 +46,15 @@ MERGED_GAP = 64 * 2**10
 READ_BYTES = 8 * 2**20
 #: Fetches failed in a row after which no other starts (the server is not answering).
 FAILED_IN_A_ROW = 3
+#: GDAL's unit of download over the network (``CPL_VSIL_CURL_CHUNK_SIZE``).
+CHUNK_BYTES = 16 * 2**10
+#: GDAL settings of the blocks' reads while their tiles are fetched ahead: the
+#: separate ranges one read needs (the tiles of two rows) are read one after
+#: the other, from GDAL's cache; in parallel requests, GDAL would download
+#: them again, past its cache.
+CACHED_READS = {"GDAL_HTTP_MULTIRANGE": "SERIAL"}
+
+Spans = list[tuple[str, list[tuple[int, int]]]]
 
 logger = logging.getLogger(__name__)
 
@@ -175,6 +186,7 @@ class TileFetcher:
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="riogrande-fetch")
         self._failed_in_a_row = 0
         self._count_lock = threading.Lock()
+        self._edge_fetches: dict[tuple[str, int], Future] = {}
 
     def fetch(self, view: Sequence[int]) -> tuple[Future, int]:
         """Start fetching the tiles of ``view``.
@@ -183,18 +195,45 @@ class TileFetcher:
         -------
         (future, bytes)
             The future ends when the tiles have arrived (or failed to); the
-            bytes of the tiles.
+            bytes this fetch downloads.
         """
         try:
             spans = [(index.name, index.spans(view)) for index in self._indexes]
         except RasterioError as error:  # the block's own read meets the problem
             logger.debug("no tiles fetched ahead for %s: %s", view, redact(str(error)))
             spans = []
-        size = sum(length for _, ranges in spans for _, length in ranges)
-        return self._executor.submit(self._fetch_all, spans, size), size
+        own, earlier = self._unshared(spans)
+        size = sum(length for _, ranges in own for _, length in ranges)
+        future = self._executor.submit(self._fetch_all, own, size, earlier)
+        for name, ranges in spans:
+            for offset, length in ranges:
+                for chunk in (offset // CHUNK_BYTES, (offset + length - 1) // CHUNK_BYTES):
+                    self._edge_fetches.setdefault((name, chunk), future)
+        return future, size
 
-    def _fetch_all(self, spans: Sequence[tuple[str, Sequence[tuple[int, int]]]],
-                   size: int) -> None:
+    def _unshared(self, spans: Spans) -> tuple[Spans, list[Future]]:
+        """``spans`` without their end chunks that earlier fetches download, and those fetches."""
+        own: Spans = []
+        earlier: list[Future] = []
+        for name, ranges in spans:
+            kept = []
+            for offset, length in ranges:
+                end = offset + length
+                first, last = offset // CHUNK_BYTES, (end - 1) // CHUNK_BYTES
+                if (name, first) in self._edge_fetches:
+                    earlier.append(self._edge_fetches[name, first])
+                    offset = (first + 1) * CHUNK_BYTES
+                if last > first and (name, last) in self._edge_fetches:
+                    earlier.append(self._edge_fetches[name, last])
+                    end = last * CHUNK_BYTES
+                if end > offset:
+                    kept.append((offset, end - offset))
+            own.append((name, kept))
+        return own, earlier
+
+    def _fetch_all(self, spans: Spans, size: int, earlier: Sequence[Future]) -> None:
+        """Fetch ``spans``, then wait for the ``earlier`` fetches of their end chunks
+        (submitted before this one, so already under way)."""
         if self._failed_in_a_row >= FAILED_IN_A_ROW:
             return
         fetched = sum(_fetch(name, ranges) for name, ranges in spans)
@@ -203,6 +242,7 @@ class TileFetcher:
             if self._failed_in_a_row == FAILED_IN_A_ROW:
                 logger.info("%d fetches ahead failed in a row: no more are made",
                             FAILED_IN_A_ROW)
+        wait(earlier)
 
     def close(self) -> None:
         """Stop: fetches not started are dropped, those under way end (bounded by GDAL's
