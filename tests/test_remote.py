@@ -496,21 +496,18 @@ def test_tile_index_gives_the_bytes_of_the_tiles_a_view_touches(tmp_path, sparse
     present = tile_ranges(source)
     with RangeServer(folder) as server:
         index = TileIndex(remote.vsi_name(server.url("scene.tif")))
-        try:
-            for view in [(0, 0, 1024, 1024), (256, 0, 256, 256), (200, 300, 400, 100)]:
-                x, y, width, height = view
-                touched = [span for (row, col), span in present.items()
-                           if col * 256 < x + width and x < (col + 1) * 256
-                           and row * 256 < y + height and y < (row + 1) * 256]
-                spans = [(offset, offset + size - 1) for offset, size in index.spans(view)]
-                assert all(any(first <= tile[0] and tile[1] <= last for first, last in spans)
-                           for tile in touched)
-                covered = sum(last - first + 1 for first, last in spans)
-                tile_bytes = sum(last - first + 1 for first, last in touched)
-                assert tile_bytes <= covered <= tile_bytes + len(touched) * MERGED_GAP
-                assert bool(spans) == bool(touched)
-        finally:
-            index.close()
+        for view in [(0, 0, 1024, 1024), (256, 0, 256, 256), (200, 300, 400, 100)]:
+            x, y, width, height = view
+            touched = [span for (row, col), span in present.items()
+                       if col * 256 < x + width and x < (col + 1) * 256
+                       and row * 256 < y + height and y < (row + 1) * 256]
+            spans = [(offset, offset + size - 1) for offset, size in index.spans(view)]
+            assert all(any(first <= tile[0] and tile[1] <= last for first, last in spans)
+                       for tile in touched)
+            covered = sum(last - first + 1 for first, last in spans)
+            tile_bytes = sum(last - first + 1 for first, last in touched)
+            assert tile_bytes <= covered <= tile_bytes + len(touched) * MERGED_GAP
+            assert bool(spans) == bool(touched)
 
 
 def test_a_selector_block_decided_by_a_file_does_not_fetch_the_others(tmp_path):

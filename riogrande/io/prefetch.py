@@ -27,9 +27,9 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import rasterio
 from rasterio.enums import Interleaving
-from rasterio.errors import RasterioError
 
 from riogrande.io.remote import gdal_library, redact
 
@@ -104,6 +104,10 @@ def _gdal_quiet() -> Iterator[None]:
 class TileIndex:
     """Where the tiles of a GeoTIFF lie in the file.
 
+    The whole index is read when the raster is opened, while GDAL's cache
+    holds the file's header: read later, a part of it the cache had dropped
+    would be downloaded again.
+
     Parameters
     ----------
     name : str
@@ -112,12 +116,15 @@ class TileIndex:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        with _gdal_quiet():
-            self._dataset = rasterio.open(name)
-        self._lock = threading.Lock()  # one dataset, asked from several threads
-        self._tile_height, self._tile_width = self._dataset.block_shapes[0]
-        separate = self._dataset.interleaving == Interleaving.band
-        self._bands = range(1, self._dataset.count + 1) if separate else range(1, 2)
+        with _gdal_quiet(), rasterio.open(name) as dataset:
+            self._tile_height, self._tile_width = dataset.block_shapes[0]
+            separate = dataset.interleaving == Interleaving.band
+            bands = range(1, dataset.count + 1) if separate else range(1, 2)
+            rows = -(-dataset.height // self._tile_height)
+            columns = -(-dataset.width // self._tile_width)
+            self._tiles = np.zeros((len(bands), rows, columns, 2), dtype=np.int64)
+            for (band, row, column), _ in np.ndenumerate(self._tiles[..., 0]):
+                self._tiles[band, row, column] = _tile(dataset, bands[band], column, row)
 
     def spans(self, view: Sequence[int]) -> list[tuple[int, int]]:
         """Byte ranges ``(offset, size)`` of the tiles ``view`` touches, nearby ones merged.
@@ -133,11 +140,10 @@ class TileIndex:
             Empty for a file without a tile index (not a GeoTIFF).
         """
         x, y, width, height = view
-        columns = range(x // self._tile_width, (x + width - 1) // self._tile_width + 1)
-        rows = range(y // self._tile_height, (y + height - 1) // self._tile_height + 1)
-        with self._lock:
-            tiles = sorted(filter(None, (self._tile(band, column, row) for band in self._bands
-                                         for row in rows for column in columns)))
+        touched = self._tiles[:, y // self._tile_height:(y + height - 1) // self._tile_height + 1,
+                              x // self._tile_width:(x + width - 1) // self._tile_width + 1]
+        tiles = sorted((int(offset), int(size)) for offset, size in touched.reshape(-1, 2)
+                       if size)
         spans: list[tuple[int, int]] = []
         for offset, size in tiles:
             if spans and offset - sum(spans[-1]) <= MERGED_GAP:
@@ -147,17 +153,14 @@ class TileIndex:
                 spans.append((offset, size))
         return spans
 
-    def _tile(self, band: int, column: int, row: int) -> tuple[int, int] | None:
-        """A tile's bytes, None for an absent tile (a sparse file) or no tile index."""
-        offset = self._dataset.get_tag_item(f"BLOCK_OFFSET_{column}_{row}", "TIFF", bidx=band)
-        size = self._dataset.get_tag_item(f"BLOCK_SIZE_{column}_{row}", "TIFF", bidx=band)
-        if not offset or not size or int(size) == 0:
-            return None
-        return int(offset), int(size)
 
-    def close(self) -> None:
-        """Close the dataset."""
-        self._dataset.close()
+def _tile(dataset: Any, band: int, column: int, row: int) -> tuple[int, int]:
+    """A tile's ``(offset, size)``; size 0 for an absent tile (a sparse file) or no index."""
+    offset = dataset.get_tag_item(f"BLOCK_OFFSET_{column}_{row}", "TIFF", bidx=band)
+    size = dataset.get_tag_item(f"BLOCK_SIZE_{column}_{row}", "TIFF", bidx=band)
+    if not offset or not size:
+        return 0, 0
+    return int(offset), int(size)
 
 
 class TileFetcher:
@@ -176,13 +179,7 @@ class TileFetcher:
     """
 
     def __init__(self, names: Sequence[str], threads: int = FETCH_THREADS) -> None:
-        self._indexes: list[TileIndex] = []
-        try:
-            for name in dict.fromkeys(names):
-                self._indexes.append(TileIndex(name))
-        except RasterioError:
-            self.close_indexes()
-            raise
+        self._indexes = [TileIndex(name) for name in dict.fromkeys(names)]
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="riogrande-fetch")
         self._failed_in_a_row = 0
         self._count_lock = threading.Lock()
@@ -197,11 +194,7 @@ class TileFetcher:
             The future ends when the tiles have arrived (or failed to); the
             bytes this fetch downloads.
         """
-        try:
-            spans = [(index.name, index.spans(view)) for index in self._indexes]
-        except RasterioError as error:  # the block's own read meets the problem
-            logger.debug("no tiles fetched ahead for %s: %s", view, redact(str(error)))
-            spans = []
+        spans = [(index.name, index.spans(view)) for index in self._indexes]
         own, earlier = self._unshared(spans)
         size = sum(length for _, ranges in own for _, length in ranges)
         future = self._executor.submit(self._fetch_all, own, size, earlier)
@@ -248,12 +241,6 @@ class TileFetcher:
         """Stop: fetches not started are dropped, those under way end (bounded by GDAL's
         time-outs) without being waited for."""
         self._executor.shutdown(wait=False, cancel_futures=True)
-        self.close_indexes()
-
-    def close_indexes(self) -> None:
-        """Close the rasters' datasets."""
-        for index in self._indexes:
-            index.close()
 
 
 def _fetch(name: str, spans: Sequence[tuple[int, int]]) -> int:
