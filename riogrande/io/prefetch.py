@@ -46,6 +46,10 @@ MERGED_GAP = 64 * 2**10
 READ_BYTES = 8 * 2**20
 #: Fetches failed in a row after which no other starts (the server is not answering).
 FAILED_IN_A_ROW = 3
+#: The first bytes of a file (the TIFF's directories), read again by every fetch
+#: from GDAL's cache: GDAL goes back to them during a run (at a COG's last tile),
+#: and kept recent in the cache, they are not dropped and downloaded again then.
+HEADER_BYTES = 64 * 2**10
 #: GDAL's unit of download over the network (``CPL_VSIL_CURL_CHUNK_SIZE``).
 CHUNK_BYTES = 16 * 2**10
 #: GDAL settings of the blocks' reads while their tiles are fetched ahead: the
@@ -244,7 +248,8 @@ class TileFetcher:
 
 
 def _fetch(name: str, spans: Sequence[tuple[int, int]]) -> int:
-    """Read ``spans`` of ``name`` through GDAL (into its cache); the bytes read."""
+    """Read ``spans`` of ``name`` through GDAL (into its cache), and its header again
+    (:data:`HEADER_BYTES`); the bytes of ``spans`` read."""
     vsi = _vsi()
     if vsi is None or not spans:
         return 0
@@ -254,6 +259,8 @@ def _fetch(name: str, spans: Sequence[tuple[int, int]]) -> int:
         if not handle:
             return 0
         try:
+            if vsi.VSIFSeekL(handle, 0, 0) == 0:
+                vsi.VSIFReadL(_discarded(), 1, HEADER_BYTES, handle)
             for start, size in spans:
                 for offset in range(start, start + size, READ_BYTES):
                     length = min(READ_BYTES, start + size - offset)
