@@ -34,7 +34,7 @@ from rasterio.enums import Interleaving
 from riogrande.io.remote import gdal_library, redact
 
 #: Threads that download ahead of the workers.
-FETCH_THREADS = 8
+FETCH_THREADS = 16
 #: Bytes of blocks fetched and not yet computed, at most: half of GDAL's cache
 #: of downloaded ranges (``CPL_VSIL_CURL_CACHE_SIZE``, 64 MB), which also keeps
 #: the tiles of blocks already read until it drops them, so that none waiting
