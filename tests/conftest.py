@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing.context
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,14 @@ from affine import Affine
 
 CRS = "EPSG:32633"
 TRANSFORM = Affine(10.0, 0.0, 500000.0, 0.0, -10.0, 5200000.0)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C raises ``KeyboardInterrupt`` in the tests and the commands they start, as in
+    a terminal, also when the suite was started with it ignored (in the background of a
+    shell without job control, which would pass the ignoring on to every child)."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def file_sha256(path: str | Path) -> str:
