@@ -76,19 +76,11 @@ READ_SETTINGS = {
 
 
 def read_settings(settings: Mapping[str, str] = READ_SETTINGS) -> dict[str, str]:
-    """``settings`` but those the environment sets.
+    """``settings`` (by default :data:`READ_SETTINGS`) but those the environment sets.
 
     GDAL reads its settings from the environment too, and a setting given to
     it here would override the variable (e.g. ``GDAL_HTTP_TIMEOUT`` exported
     before a command).
-
-    Parameters
-    ----------
-    settings : mapping, default READ_SETTINGS
-
-    Returns
-    -------
-    dict of str to str
     """
     return {key: value for key, value in settings.items() if key not in os.environ}
 
