@@ -34,12 +34,13 @@ from riogrande.inputs import (
     check_sendable,
     open_named,
     output_nodata,
-    run_options,
     source_name,
     views_of,
 )
+from riogrande.inputs import run_options as check_run_options
 from riogrande.io.checks import check_nodata
 from riogrande.io.remote import gdal_options
+from riogrande.jobs import planned
 from riogrande.messages import is_kill
 from riogrande.outputs.profiles import default_nodata
 from riogrande.outputs.sinks import ArraySink, RasterSink, band_count
@@ -239,7 +240,7 @@ def plan_apply(
     kwargs: dict[str, Any] | None = None,
     cog: bool = False,
     creation_options: Mapping[str, Any] | None = None,
-    **options: Any,
+    **run_options: Any,
 ) -> ApplyJob:
     """Check everything :func:`apply` needs before any work.
 
@@ -253,7 +254,8 @@ def plan_apply(
     started = time.perf_counter()
     kwargs = dict(kwargs or {})
     names = inputs.values() if isinstance(inputs, Mapping) else [inputs]
-    run = run_options(options, releases_gil=False, inputs=[source_name(name) for name in names])
+    run = check_run_options(run_options, releases_gil=False,
+                            inputs=[source_name(name) for name in names])
     if not callable(func):
         raise FunctionError(f"func must be callable, got {func!r}")
     name = getattr(func, "__qualname__", repr(func))
@@ -288,23 +290,8 @@ def plan_apply(
                     time.perf_counter() - started)
 
 
-def apply(
-    func: Callable[..., Any],
-    inputs: Inputs,
-    output: str | os.PathLike[str] | None,
-    *,
-    bands: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
-    dtype: Any = None,
-    nodata: Any = None,
-    border: int | Sequence[int] = 0,
-    block_size: Sequence[int] | None = None,
-    count: int | None = None,
-    masked: bool = False,
-    kwargs: dict[str, Any] | None = None,
-    cog: bool = False,
-    creation_options: Mapping[str, Any] | None = None,
-    **run_options: Any,
-) -> ApplyReport:
+@planned(plan_apply)
+def apply(job: ApplyJob) -> ApplyReport:
     """Run ``func`` over the blocks of rasters in parallel; write or return the result.
 
     Parameters
@@ -398,7 +385,4 @@ def apply(
     >>> apply(ndvi, {"red": "b4.tif", "nir": "b8.tif"}, "ndvi.tif",
     ...       dtype="float32")                              # doctest: +SKIP
     """
-    return plan_apply(func, inputs, output, bands=bands, dtype=dtype, nodata=nodata,
-                      border=border, block_size=block_size, count=count, masked=masked,
-                      kwargs=kwargs, cog=cog, creation_options=creation_options,
-                      **run_options).run()
+    return job.run()

@@ -41,6 +41,7 @@ from riogrande.inputs import open_source, source_name
 from riogrande.inputs import run_options as check_run_options
 from riogrande.io.rasters import Source
 from riogrande.io.remote import gdal_options
+from riogrande.jobs import planned
 
 #: Functions an expression may call: name -> (numpy function, fewest, most arguments).
 FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int]] = {
@@ -338,18 +339,8 @@ def plan_calculation(
                       **options.as_dict())
 
 
-def calculate(
-    expression: str,
-    inputs: Mapping[str, str | os.PathLike[str] | Source],
-    output: str | os.PathLike[str] | None,
-    *,
-    dtype: Any = "float32",
-    nodata: Any = None,
-    block_size: Any = None,
-    cog: bool = False,
-    creation_options: Mapping[str, Any] | None = None,
-    **run_options: Any,
-) -> ApplyReport:
+@planned(plan_calculation)
+def calculate(job: ApplyJob) -> ApplyReport:
     """Evaluate a raster calculator expression over rasters, block by block, in parallel.
 
     Parameters
@@ -393,6 +384,4 @@ def calculate(
     ExpressionError
         Before any work, for an expression that is malformed or not allowed.
     """
-    return plan_calculation(expression, inputs, output, dtype=dtype, nodata=nodata,
-                            block_size=block_size, cog=cog, creation_options=creation_options,
-                            **run_options).run()
+    return job.run()

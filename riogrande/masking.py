@@ -36,12 +36,13 @@ from riogrande.inputs import (
     mask_nodata,
     open_bands,
     open_source,
-    run_options,
     source_name,
     views_of,
 )
+from riogrande.inputs import run_options as check_run_options
 from riogrande.io.rasters import Band, Source
 from riogrande.io.remote import gdal_options, redact
+from riogrande.jobs import planned
 from riogrande.logic import check_logic, reduced_mask
 from riogrande.outputs.sinks import ArraySink
 from riogrande.outputs.target import OutputSpec, OutputTarget, plan_output
@@ -185,7 +186,7 @@ def plan_mask(
     cog: bool = False,
     driver: str | None = None,
     creation_options: Mapping[str, Any] | None = None,
-    **options: Any,
+    **run_options: Any,
 ) -> MaskJob:
     """Check the inputs and the output of a mask before any work.
 
@@ -199,7 +200,8 @@ def plan_mask(
     started = time.perf_counter()
     spec = OutputSpec(encoding, keep_values, output_nodata, cog, driver, creation_options)
     check_logic(logic)
-    run = run_options(options, releases_gil=isinstance(logic, str), inputs=[source_name(source)])
+    run = check_run_options(run_options, releases_gil=isinstance(logic, str),
+                            inputs=[source_name(source)])
     check_sendable(logic, run, f"the logic callable {logic!r}", UnsupportedLogicError)
     with logging_level(verbose), gdal_options(run.gdal_settings):
         source = open_source(source)
@@ -224,23 +226,8 @@ def plan_mask(
         verbose, time.perf_counter() - started)
 
 
-def write_mask(
-    source: str | os.PathLike[str] | Source,
-    output: str | os.PathLike[str] | None = None,
-    *,
-    block_size: Sequence[int] | None = None,
-    nodata: Any = 0,
-    logic: str | Callable[..., Any] = "all",
-    bands: Sequence[Band | int] | None = None,
-    verbose: bool = False,
-    encoding: str = "values",
-    keep_values: bool = False,
-    output_nodata: Any = None,
-    cog: bool = False,
-    driver: str | None = None,
-    creation_options: Mapping[str, Any] | None = None,
-    **run_options: Any,
-) -> MaskReport:
+@planned(plan_mask)
+def write_mask(job: MaskJob) -> MaskReport:
     """Compute the nodata mask of a raster in parallel and write it.
 
     Parameters
@@ -284,10 +271,10 @@ def write_mask(
     -------
     MaskReport
     """
-    return plan_mask(source, output, block_size=block_size, nodata=nodata, logic=logic,
-                     bands=bands, verbose=verbose, encoding=encoding, keep_values=keep_values,
-                     output_nodata=output_nodata, cog=cog, driver=driver,
-                     creation_options=creation_options, **run_options).run()
+    return job.run()
+
+
+_NO_OUTPUT = "write_selector needs output= (or encoding='sidecar' for the first raster's .msk file)"
 
 
 def plan_selector(
@@ -302,13 +289,12 @@ def plan_selector(
     cog: bool = False,
     driver: str | None = None,
     creation_options: Mapping[str, Any] | None = None,
-    in_memory: bool = False,
-    **options: Any,
+    **run_options: Any,
 ) -> MaskJob:
     """Check the inputs and the output of a selector before any work.
 
-    The parameters are those of :func:`write_selector`; with ``in_memory``
-    the selector goes into an array (:func:`selector_array`).
+    The parameters are those of :func:`write_selector`; without ``output``
+    (and not a sidecar) the selector goes into an array (:func:`selector_array`).
 
     Returns
     -------
@@ -317,12 +303,12 @@ def plan_selector(
     """
     started = time.perf_counter()
     spec = OutputSpec(encoding, keep_values, output_nodata, cog, driver, creation_options)
-    if not in_memory and output is None and encoding != "sidecar":
-        raise OutputError("write_selector needs output= (or encoding='sidecar' for the "
-                          "first raster's .msk file)")
+    in_memory = output is None and encoding != "sidecar"
+    if in_memory and not spec.is_default:
+        raise OutputError(_NO_OUTPUT)
     extra = [extra_masking_band] if extra_masking_band is not None else []
-    run = run_options(options, inputs=[source_name(band.source) for band in (*bands, *extra)
-                                       if isinstance(band, Band)], whole_reads=False)
+    run = check_run_options(run_options, whole_reads=False, inputs=[
+        source_name(band.source) for band in (*bands, *extra) if isinstance(band, Band)])
     with logging_level(verbose), gdal_options(run.gdal_settings):
         selected, extra_band = open_bands(bands, extra_masking_band)
         selected_and_extra = [*selected, *([extra_band] if extra_band is not None else [])]
@@ -368,25 +354,13 @@ def selector_array(
     report : MaskReport
     """
     job = plan_selector(*bands, block_size=block_size, extra_masking_band=extra_masking_band,
-                        verbose=verbose, in_memory=True, **run_options)
+                        verbose=verbose, **run_options)
     report = job.run()
     return job.array, report
 
 
-def write_selector(
-    *bands: Band,
-    output: str | os.PathLike[str] | None = None,
-    block_size: Sequence[int] | None = None,
-    extra_masking_band: Band | None = None,
-    verbose: bool = False,
-    encoding: str = "values",
-    keep_values: bool = False,
-    output_nodata: Any = None,
-    cog: bool = False,
-    driver: str | None = None,
-    creation_options: Mapping[str, Any] | None = None,
-    **run_options: Any,
-) -> MaskReport:
+@planned(plan_selector)
+def write_selector(job: MaskJob) -> MaskReport:
     """Compute the valid-pixel selector of ``bands`` and stream it into a raster.
 
     Like :func:`selector_array`, but each block goes straight into a new
@@ -421,8 +395,6 @@ def write_selector(
     -------
     MaskReport
     """
-    return plan_selector(*bands, output=output, block_size=block_size,
-                         extra_masking_band=extra_masking_band, verbose=verbose,
-                         encoding=encoding, keep_values=keep_values,
-                         output_nodata=output_nodata, cog=cog, driver=driver,
-                         creation_options=creation_options, **run_options).run()
+    if job.target is None:
+        raise OutputError(_NO_OUTPUT)
+    return job.run()
