@@ -85,18 +85,10 @@ def compute_mask(
         source untouched. Without it, the mask is written into the source's
         internal dataset mask (the file is modified).
     **params
-        ``nbrcpu`` (int): workers, see
-        :func:`~riogrande.helper.get_nbr_workers`.
-        ``start_method`` (str): run the blocks in worker processes started
-        this way, see :func:`~riogrande.helper.get_or_set_context`.
-        ``executable`` (str): Python interpreter of the worker processes.
-        ``backend`` (``"threads"`` or ``"processes"``): where the blocks run;
-        by default threads of this process for ``logic`` ``"all"``/``"any"``,
-        processes for a callable ``logic`` or with ``start_method``.
-        ``progress`` (callable): ``progress(done, total)`` per block.
-        ``cancel`` (callable): return True to stop the run.
-        ``executor`` (``riogrande.Pool``, ``concurrent.futures.Executor`` or
-        ``distributed.Client``): run the blocks there.
+        The run options (:class:`~riogrande.inputs.RunOptions`). Without
+        ``backend``, ``start_method``, ``executable`` or ``executor``, the
+        blocks run in threads of this process for ``logic`` ``"all"`` or
+        ``"any"``, in worker processes for a callable ``logic``.
 
     Returns
     -------
@@ -147,9 +139,8 @@ def prepare_selector(
     verbose : bool, default False
         Log processing steps through :mod:`logging` (INFO).
     **params
-        ``nbrcpu``, ``start_method``, ``executable``, ``backend``,
-        ``progress``, ``cancel``, ``executor``: as in :func:`compute_mask`
-        (threads by default).
+        The run options (:class:`~riogrande.inputs.RunOptions`); threads
+        of this process by default.
 
     Returns
     -------

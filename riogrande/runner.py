@@ -252,48 +252,21 @@ def run_views(
     queue_param : str, default "out_q"
         Name of the worker's queue parameter (``"aggr_q"`` for
         :func:`~riogrande.parallel.process_masks`).
-    nbrcpu : int or None
-        Workers; all usable CPUs by default.
-    start_method : {"spawn", "fork", "forkserver"} or None
-        How worker processes start, see
-        :func:`~riogrande.helper.get_or_set_context`; spawn by default.
-    executable : str or None
-        Python interpreter of the worker processes (spawn only), e.g. inside QGIS.
-    progress : callable or None
-        ``progress(done, total)`` after each view, from the calling thread.
-    cancel : callable or None
-        Polled several times a second; when it returns True the run stops
-        and :class:`~riogrande.errors.RunCancelledError` is raised. Ctrl-C
-        and SIGTERM stop the run the same way (see
-        :mod:`riogrande.stopping`), then reach their own handlers.
     on_message : callable or None
         Called with every message before it reaches the aggregator (e.g. to
         count pixels), from the calling thread.
-    gdal_cachemax_mb : int or None
-        GDAL block cache of each local worker, in MB (shared by the threads
-        of an in-process run for the length of the run); GDAL's default (5 %
-        of RAM per process) when None.
-    executor : concurrent.futures.Executor, riogrande.Pool or distributed.Client, optional
-        Run the jobs there instead of in workers started for this run (a
-        pool kept for several runs, a Dask cluster whose workers reach the
-        input paths). It is not shut down. ``nbrcpu`` then sets how many
-        jobs run at once (default: the executor's workers). ``start_method``
-        and ``executable`` only apply to workers started for the run.
-    backend : {"processes", "threads"} or None
-        Workers started for this run: processes (the default, for tasks
-        that hold the GIL: pure Python loops) or threads of this process
-        (for tasks that release it: numpy, GDAL reads; no start-up cost).
-        ``start_method`` or ``executable`` imply processes.
-    gdal_settings : mapping, optional
-        GDAL configuration options of the reads (those of rasters over the
-        network, a caller's credentials): set in this process for the run,
-        and for each job run in another process.
-    fetch_ahead : list of str
-        Rasters over the network (GDAL names) the jobs read. With workers in
-        threads of this process, each job's tiles are downloaded ahead by
-        threads of their own (:class:`~riogrande.io.prefetch.TileFetcher`)
-        and the job goes to a worker once they have arrived: the workers
-        decode while the downloads wait on the network.
+    nbrcpu, start_method, executable, executor, backend, progress, cancel
+        The run options, see :class:`~riogrande.inputs.RunOptions`; without
+        ``backend`` or ``executor``, worker processes. An executor is not
+        shut down. ``progress`` and ``cancel`` are called from the calling
+        thread.
+    gdal_cachemax_mb, gdal_settings, fetch_ahead
+        Run options too. None keeps GDAL's own cache size (5 % of RAM per
+        process). The settings hold in this process for the run and go with
+        each job to another process. The tiles of the ``fetch_ahead``
+        rasters are downloaded by threads of their own
+        (:class:`~riogrande.io.prefetch.TileFetcher`); a job goes to a
+        worker of this process once they have arrived.
 
     Returns
     -------
