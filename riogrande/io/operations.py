@@ -88,7 +88,9 @@ def load_block(
             read_kwargs = {"out_shape": shape,
                            "resampling": scaling_params.get("method", Resampling.bilinear)}
             # resampled pixels are wider and taller by these factors, from the same origin
-            transform = transform * Affine.scale(width / cols, height / rows)
+            wider, taller = width / cols, height / rows
+            transform = Affine(transform.a * wider, transform.b * taller, transform.c,
+                               transform.d * wider, transform.e * taller, transform.f)
         data = checked_read(name, window,
                             lambda: img.read(indexes, window=window, **read_kwargs))
         return {"data": data, "transform": transform, "orig_profile": img.profile.copy()}
