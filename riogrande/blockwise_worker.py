@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from rasterio.enums import MaskFlags
 
 from riogrande.errors import FunctionError, InvalidNodataError
-from riogrande.io.checks import check_nodata, is_nan
+from riogrande.io.checks import check_nodata, fits, is_nan
 from riogrande.io.handles import dataset
 from riogrande.io.rasters import Source
 from riogrande.outputs.profiles import default_nodata
@@ -133,7 +133,7 @@ def mask_rule(source: Source, bands: Sequence[int]) -> MaskRule:
             nodata = src.nodatavals[bidx - 1]
             if flags == {MaskFlags.all_valid}:
                 rule.append(None)
-            elif flags == {MaskFlags.nodata} and _holds(src.dtypes[bidx - 1], nodata):
+            elif flags == {MaskFlags.nodata} and fits(nodata, src.dtypes[bidx - 1]):
                 rule.append(nodata)
             else:
                 return None
@@ -145,14 +145,6 @@ def has_mask(source: Source, bands: Sequence[int]) -> bool:
     with dataset(source.name) as src:
         return any(set(src.mask_flag_enums[bidx - 1]) != {MaskFlags.all_valid}
                    for bidx in bands)
-
-
-def _holds(dtype: str, value: float) -> bool:
-    kind = np.dtype(dtype)
-    if kind.kind == "f":
-        return True
-    info = np.iinfo(kind)
-    return not math.isnan(value) and info.min <= value <= info.max and value == int(value)
 
 
 def _masked_by_nodata(data: NDArray, rule: list[Any]) -> np.ma.MaskedArray:

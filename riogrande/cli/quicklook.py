@@ -71,37 +71,24 @@ def write_png(
     return target
 
 
-def preview_shape(width: int, height: int, max_size: int = QUICKLOOK_MAX) -> tuple[int, int]:
+def preview_shape(width: int, height: int) -> tuple[int, int]:
     """``(rows, cols)`` of a preview of a ``width`` x ``height`` raster keeping its aspect
-    ratio, with ``max_size`` as its longest side (smaller rasters keep their size)."""
-    scale = min(1.0, max_size / max(width, height))
+    ratio, with :data:`QUICKLOOK_MAX` pixels on its longest side (smaller rasters keep their
+    size)."""
+    scale = min(1.0, QUICKLOOK_MAX / max(width, height))
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def write_quicklook(
-    raster: str | os.PathLike[str],
-    png: str | os.PathLike[str],
-    *,
-    dataset_mask: bool = False,
-    max_size: int = QUICKLOOK_MAX,
-) -> Path:
-    """Write a two-colour preview of a mask raster; return the PNG's path.
+def write_quicklook(raster: str | os.PathLike[str], png: str | os.PathLike[str], *,
+                    dataset_mask: bool = False) -> Path:
+    """Write a two-colour preview of a mask raster to ``png``; return the PNG's path.
 
-    Parameters
-    ----------
-    raster : str or path-like
-        A mask written by riogrande (band 1: 0 masked, non-zero valid), or
-        any raster when ``dataset_mask`` is True.
-    png : str or path-like
-        The PNG to write.
-    dataset_mask : bool, default False
-        Preview the raster's dataset mask (e.g. after ``mask --in-place``)
-        instead of its first band.
-    max_size : int, default QUICKLOOK_MAX
-        Longest side of the preview in pixels.
+    The mask is band 1 of ``raster`` (0 masked, non-zero valid: a mask
+    written by riogrande), or with ``dataset_mask`` the raster's dataset mask
+    (e.g. after ``mask --in-place``).
     """
     with open_raster(raster) as src:
-        shape = preview_shape(src.width, src.height, max_size)
+        shape = preview_shape(src.width, src.height)
         if dataset_mask:
             values = src.dataset_mask(out_shape=shape, resampling=Resampling.nearest)
         else:

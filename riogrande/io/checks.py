@@ -29,6 +29,15 @@ def is_nan(value: Any) -> bool:
     return isinstance(value, numbers.Real) and math.isnan(value)
 
 
+def fits(value: Any, dtype: str) -> bool:
+    """Tell whether a pixel of ``dtype`` can hold ``value`` (any number, for a float type)."""
+    kind = np.dtype(dtype)
+    if kind.kind == "f":
+        return True
+    info = np.iinfo(kind)
+    return not is_nan(value) and info.min <= value <= info.max and value == int(value)
+
+
 def check_same_grid(rasters: Sequence[tuple[str, dict[str, Any]]]) -> None:
     """Check that rasters share shape, transform and CRS.
 
@@ -173,16 +182,8 @@ def check_output_path(
     return path
 
 
-def check_in_place(
-    name: str | os.PathLike[str], driver: str, new_file_option: str = "output=..."
-) -> None:
+def check_in_place(name: str | os.PathLike[str], driver: str) -> None:
     """Check that the internal mask of raster ``name`` (driver ``driver``) can be written in place.
-
-    Parameters
-    ----------
-    new_file_option : str, default "output=..."
-        How the caller asks for a new file instead, for the messages (the
-        command line says ``-o FILE``).
 
     Raises
     ------
@@ -192,7 +193,7 @@ def check_in_place(
         read-only.
     """
     text = os.fspath(name)
-    instead = f"write the mask to a new file instead ({new_file_option})"
+    instead = "write the mask to a new file instead (output=...)"
     if not is_plain_path(text):
         raise OutputError(f"cannot write the mask into {text}: it is not a plain file "
                           f"(a subdataset, an archive or a URL); {instead}")

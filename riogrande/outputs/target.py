@@ -21,10 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import numpy as np
-
 from riogrande.errors import EncodingError, OutputFormatError
-from riogrande.io.checks import check_in_place, check_nodata, check_output_path
+from riogrande.io.checks import check_in_place, check_nodata, check_output_path, fits
 from riogrande.io.locking import exclusive_write
 from riogrande.io.output import atomic_output
 from riogrande.io.remote import check_remote_output, is_remote, upload
@@ -251,10 +249,6 @@ def _resolve_final(output: str | os.PathLike[str] | None, spec: OutputSpec,
     return sidecar
 
 
-def _creation_keys(profile: Mapping[str, Any]) -> dict[str, Any]:
-    return {key.upper(): value for key, value in profile.items() if key not in _GRID_KEYS}
-
-
 def _zero_one_copy_options(chosen: OutputFormat, user: dict[str, str]) -> dict[str, Any]:
     """Creation options of a 0/1 result copied into a COG (one bit per pixel) or a PNG."""
     defaults: dict[str, Any] = {}
@@ -339,7 +333,8 @@ def plan_output(
         if not chosen.direct:
             return OutputTarget(final, scratch, direct=False, copy_driver=chosen.driver,
                                 copy_options=_zero_one_copy_options(chosen, user))
-        options = merge_options(_creation_keys(result_profile), user)
+        options = merge_options({key: value for key, value in result_profile.items()
+                                 if key not in _GRID_KEYS}, user)
         if user:
             check_creation_options(chosen.driver, True, "uint8", 1, options)
         return OutputTarget(final, _fixed({**grid_profile(grid, "uint8", 1,
@@ -412,19 +407,9 @@ def _copy_nodata(spec: OutputSpec, grid: Mapping[str, Any], dtype: str, hint: An
         check_nodata(spec.nodata, dtype, f"the copy of {source}")
         return spec.nodata
     for candidate in (hint, grid.get("nodata")):
-        if candidate is not None and _fits(candidate, dtype):
+        if candidate is not None and fits(candidate, dtype):
             return candidate
     return default_nodata(dtype)
-
-
-def _fits(value: Any, dtype: str) -> bool:
-    kind = np.dtype(dtype)
-    if np.issubdtype(kind, np.floating):
-        return True
-    if isinstance(value, float) and (np.isnan(value) or value != int(value)):
-        return False
-    info = np.iinfo(kind)
-    return bool(info.min <= value <= info.max)
 
 
 # ------------------------------------------------------------------ a function's result
