@@ -43,7 +43,7 @@ from riogrande.io.remote import gdal_options
 from riogrande.jobs import planned
 from riogrande.messages import is_kill
 from riogrande.outputs.profiles import default_nodata
-from riogrande.outputs.sinks import ArraySink, RasterSink, band_count
+from riogrande.outputs.sinks import ArraySink, band_count
 from riogrande.outputs.target import OutputTarget, plan_derived_output
 from riogrande.prepare import as_size
 from riogrande.runner import run_views
@@ -96,14 +96,6 @@ class ApplyReport:
     nodata_collisions: int = 0
 
 
-def _dtype_name(dtype: Any) -> str:
-    try:
-        return np.dtype(dtype).name
-    except TypeError:
-        raise FunctionError(f"dtype={dtype!r} is not a data type; give e.g. 'float32' "
-                            "or 'uint8'") from None
-
-
 def _file_dtype(dtype: np.dtype) -> str:
     name = "uint8" if dtype.kind == "b" else dtype.name
     if not rasterio.dtypes.check_dtype(name):
@@ -121,9 +113,8 @@ class _CheckedResults:
     value are added up.
     """
 
-    def __init__(self, messages: Any, count: int | None, to_file: bool, nodata: Any,
-                 masked: bool) -> None:
-        self._messages = messages
+    def __init__(self, count: int | None, to_file: bool, nodata: Any, masked: bool) -> None:
+        self._messages: Any = None
         self._expected = count
         self._to_file = to_file
         self._masked = masked
@@ -131,6 +122,13 @@ class _CheckedResults:
         self.shape: tuple[int, int] | None = None  # (ndim, bands) of the first result
         self.dtype = ""
         self.collisions = 0
+
+    def feeding(self, sink: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """The aggregator that hands ``sink`` the engine's queue through these checks."""
+        def aggregate(messages: Any) -> Any:
+            self._messages = messages
+            return sink(self)
+        return aggregate
 
     def get(self) -> Any:
         message = self._messages.get()
@@ -180,44 +178,25 @@ class ApplyJob:
     def run(self) -> ApplyReport:
         """Run the function on every block; write the result or return it in the report.
 
-        Raises
-        ------
-        BlockProcessingError
-            The function raised (or returned a wrong shape) on a block; names
-            the view. No output is left behind.
-        FunctionError
-            Its results have varying band counts or a type GeoTIFF cannot hold.
-        RunCancelledError, WorkerLostError, OutputError
-            As in :func:`~riogrande.runner.run_views`; a full disk.
+        Raises the errors of a run that :func:`apply` lists; no output is left behind.
         """
         started = time.perf_counter()
         array = ArraySink(shape=self.shape)
-        checked: list[_CheckedResults] = []
-
-        def checking(sink: RasterSink | ArraySink) -> Callable[[Any], Any]:
-            def aggregate(messages: Any) -> Any:
-                checked.append(_CheckedResults(messages, self.count, sink is not array,
-                                               self.nodata, self.masked))
-                return sink(checked[0])
-            return aggregate
-
+        results = _CheckedResults(self.count, self.target is not None, self.nodata, self.masked)
         with stop_on_signals(self.options.cancel) as stop:
             engine = {**self.options.engine(self.gdal_cachemax_mb), "cancel": stop,
                       "queue_param": "out_q"}
             if self.target is None:
-                run_views(apply_block, self.jobs, checking(array), **engine)
+                run_views(apply_block, self.jobs, results.feeding(array), **engine)
             else:
                 with self.target.writing(self.views, None, stop) as sink:
-                    run_views(apply_block, self.jobs, checking(sink), **engine)
-        results = checked[0] if checked else None
+                    run_views(apply_block, self.jobs, results.feeding(sink), **engine)
         report = ApplyReport(
             None if self.target is None else self.target.final,
-            array.array if self.target is None else None,
-            results.dtype if results else "",
-            results.shape[1] if results and results.shape else 0,
-            results.nodata if results else self.nodata, self.block, len(self.views),
-            self.options.workers, self.planning_seconds + time.perf_counter() - started,
-            results.collisions if results else 0)
+            array.array if self.target is None else None, results.dtype,
+            results.shape[1] if results.shape else 0, results.nodata, self.block,
+            len(self.views), self.options.workers,
+            self.planning_seconds + time.perf_counter() - started, results.collisions)
         if report.nodata_collisions:
             logger.warning("%d valid pixel(s) of the result hold the nodata value %r and read "
                            "back as nodata; choose another nodata value", report.nodata_collisions,
@@ -263,9 +242,14 @@ def plan_apply(
     with gdal_options(run.gdal_settings):
         opened = open_named(inputs, bands)
         first = next(iter(opened.values()))[0]
-        dtype = None if dtype is None else _dtype_name(dtype)
-        if output is not None and dtype is not None:
-            _file_dtype(np.dtype(dtype))
+        if dtype is not None:
+            try:
+                dtype = np.dtype(dtype).name
+            except TypeError:
+                raise FunctionError(f"dtype={dtype!r} is not a data type; give e.g. 'float32' "
+                                    "or 'uint8'") from None
+            if output is not None:
+                _file_dtype(np.dtype(dtype))
         nodata = output_nodata(nodata, dtype)
         target = None
         if output is not None:

@@ -315,13 +315,6 @@ def is_distributed(executor: Any) -> bool:
     return executor is not None and not isinstance(executor, (Pool, ThreadPoolExecutor))
 
 
-def _dask_parallelism(client: Any) -> int:
-    try:
-        return max(1, sum(client.nthreads().values()))
-    except Exception:  # a scheduler that cannot tell: assume this machine's CPUs
-        return get_nbr_workers()
-
-
 def external_pool(executor: Any, nbrcpu: int | None) -> WorkerPool:
     """Wrap an executor the caller brought.
 
@@ -340,7 +333,10 @@ def external_pool(executor: Any, nbrcpu: int | None) -> WorkerPool:
     workers = nbrcpu
     if hasattr(executor, "get_executor") and hasattr(executor, "nthreads"):
         if workers is None:
-            workers = _dask_parallelism(executor)
+            try:
+                workers = max(1, sum(executor.nthreads().values()))
+            except Exception:  # a scheduler that cannot tell: this machine's CPUs
+                workers = get_nbr_workers()
         executor = executor.get_executor(pure=False)
     elif not isinstance(executor, Executor):
         raise TypeError(

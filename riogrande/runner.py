@@ -201,11 +201,9 @@ class _Aggregator(threading.Thread):
     def abort(self) -> None:
         """Stop the aggregator after a failure: drop queued blocks, signal the end, wait."""
         while self.running:
-            try:
+            with contextlib.suppress(queue.Empty):
                 while True:
                     self.queue.get_nowait()
-            except queue.Empty:
-                pass
             try:
                 self.queue.put(KILL, timeout=POLL_SECONDS)
                 break

@@ -60,11 +60,6 @@ class StopRequest:
         return self._cancel is not None and bool(self._cancel())
 
 
-def _request_of(handler: Any) -> StopRequest | None:
-    owner = getattr(handler, "__self__", None)
-    return owner if isinstance(owner, StopRequest) else None
-
-
 @contextmanager
 def stop_on_signals(cancel: Callable[[], bool] | None = None) -> Iterator[StopRequest]:
     """For the ``with`` block, Ctrl-C and SIGTERM ask the run to stop instead of raising.
@@ -92,7 +87,9 @@ def stop_on_signals(cancel: Callable[[], bool] | None = None) -> Iterator[StopRe
         handler = signal.getsignal(signum)
         if handler is not None and handler != signal.SIG_IGN:
             replaced[signum] = handler
-            outer = outer or _request_of(handler)
+            owner = getattr(handler, "__self__", None)  # the handler of an enclosing request
+            if outer is None and isinstance(owner, StopRequest):
+                outer = owner
     request = StopRequest(cancel, outer)
     try:
         for signum in replaced:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -107,10 +108,8 @@ class NodataValue(click.ParamType):
         if isinstance(value, (int, float)):
             return value
         text = str(value).strip()
-        try:
+        with suppress(ValueError):
             return int(text)
-        except ValueError:
-            pass
         try:
             number = float(text)
         except ValueError:

@@ -6,6 +6,7 @@ import logging
 import math
 import os
 from collections.abc import Sequence
+from contextlib import suppress
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -145,10 +146,8 @@ def _copy_metadata(src: Any, dst: Any) -> None:
     dst.units, dst.scales, dst.offsets = src.units, src.scales, src.offsets
     dst.colorinterp = src.colorinterp
     for bidx in src.indexes:
-        try:
+        with suppress(ValueError):  # no colour table
             dst.write_colormap(bidx, src.colormap(bidx))
-        except ValueError:  # no colour table
-            pass
 
 
 def compress_tif(

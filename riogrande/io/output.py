@@ -6,7 +6,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from riogrande.errors import OutputError
@@ -19,10 +19,7 @@ SIDECARS = (".aux.xml", ".msk", ".ovr")
 
 def _remove(path: Path) -> None:
     for candidate in (path, *(Path(f"{path}{suffix}") for suffix in SIDECARS)):
-        try:
-            candidate.unlink()
-        except FileNotFoundError:
-            pass
+        candidate.unlink(missing_ok=True)
 
 
 def new_file_mode() -> int:
@@ -31,13 +28,10 @@ def new_file_mode() -> int:
     Linux reports the umask in ``/proc/self/status``; elsewhere it is read by
     setting and restoring it (``os.umask`` has no read-only form).
     """
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return 0o666 & ~int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
+    with suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
     mask = os.umask(0o022)
     os.umask(mask)
     return 0o666 & ~mask

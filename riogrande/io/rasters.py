@@ -135,13 +135,6 @@ def _plain(value: Any) -> Any:
     return repr(value)
 
 
-def _candidate_tags(tags: dict[str, Any], match: str | int | Sequence[str] | None) -> dict:
-    if match is None:
-        return dict(tags)
-    keys = [match] if isinstance(match, (str, int)) else list(match)
-    return {key: value for key, value in tags.items() if key in keys}
-
-
 class Source:
     """A raster file.
 
@@ -175,16 +168,16 @@ class Source:
         self.tags: dict[str, Any] = dict(tags or {})
         self._profile: dict[str, Any] | None = dict(profile) if profile is not None else None
         self._profile_from_file = False
-        self._ns = ns
+        self.ns = ns
 
     def __repr__(self) -> str:
         return f"Source({self._name!r})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Source) and (self._name, self._ns) == (other._name, other._ns)
+        return isinstance(other, Source) and (self._name, self.ns) == (other._name, other.ns)
 
     def __hash__(self) -> int:
-        return hash((self._name, self._ns))
+        return hash((self._name, self.ns))
 
     def __getstate__(self) -> dict[str, Any]:
         # A profile read from the file is read again where needed: rebuilding
@@ -204,15 +197,6 @@ class Source:
     def path(self) -> Path:
         """The path as a :class:`pathlib.Path`."""
         return Path(self._name)
-
-    @property
-    def ns(self) -> str:
-        """The GDAL metadata domain of the tags."""
-        return self._ns
-
-    @ns.setter
-    def ns(self, value: str) -> None:
-        self._ns = value
 
     @property
     def profile_from_file(self) -> bool:
@@ -605,7 +589,8 @@ class Band:
         if self._bidx is not None:
             check_band_index(self._bidx, src.count, self.source.name)
             return int(self._bidx)
-        tags = _candidate_tags(self.tags, match)
+        keys = [match] if isinstance(match, (str, int)) else match
+        tags = {key: value for key, value in self.tags.items() if match is None or key in keys}
         if not tags:
             if src.count != 1:
                 raise BandSelectionNoMatchError(

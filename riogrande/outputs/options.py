@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cache
 from typing import Any
 
@@ -154,10 +154,8 @@ def _probe(
             messages.append(str(error))
         finally:
             for path in (f"{name}.tif", target):
-                try:
+                with suppress(RasterioError, OSError):
                     rasterio.shutil.delete(path)
-                except (RasterioError, OSError):
-                    pass
     short = target.rpartition("/")[2]
     return [message.replace(f"{target}: ", "").replace(f"{short}: ", "") for message in messages]
 
