@@ -28,19 +28,8 @@ logger = logging.getLogger(__name__)
 
 
 def internal_block_shape(profile: dict[str, Any]) -> tuple[int, int]:
-    """Return the file's internal ``(width, height)`` block shape.
-
-    Parameters
-    ----------
-    profile : dict
-        rasterio profile (``blockxsize``/``blockysize`` when tiled).
-
-    Returns
-    -------
-    tuple of int
-        The tile size for tiled files; ``(width, rows per strip)`` for
-        striped files (one row when unknown).
-    """
+    """Return the ``(width, height)`` of the blocks of a file of rasterio ``profile``: its
+    tiles, or ``(width, rows per strip)`` for a striped file (one row when unknown)."""
     width = int(profile["width"])
     if profile.get("tiled") and profile.get("blockxsize") and profile.get("blockysize"):
         return int(profile["blockxsize"]), int(profile["blockysize"])
@@ -108,22 +97,8 @@ def resolve_block_size(
     band_reads: bool = False,
     distributed: bool = False,
 ) -> tuple[int, int]:
-    """Validate a block size, or choose one when it is None.
-
-    Parameters
-    ----------
-    block_size : tuple of int or None
-        ``(width, height)`` asked for.
-    profile : dict
-        rasterio profile of the raster to read.
-    workers : int, default 1
-        Number of worker processes.
-    band_reads, distributed : bool, default False
-        See :func:`choose_block_size`.
-
-    Returns
-    -------
-    tuple of int
+    """Validate ``block_size`` ``(width, height)``, or choose one with
+    :func:`choose_block_size` (whose other parameters these are) when it is None.
 
     Raises
     ------
@@ -154,25 +129,12 @@ def resolve_block_size(
 def gdal_cache_mb(
     block_size: Sequence[int], profile: dict[str, Any], band_reads: bool = False
 ) -> int:
-    """GDAL block cache a worker needs, in MB.
+    """GDAL block cache a worker needs, in MB, to read blocks of ``block_size`` (width,
+    height) of a raster of rasterio ``profile``.
 
-    A block read for all bands in one call decompresses each tile once; one
-    read band by band needs the cache to hold the tiles it touches, all bands.
-
-    Parameters
-    ----------
-    block_size : tuple of int
-        ``(width, height)`` of the blocks read.
-    profile : dict
-        rasterio profile of the raster read.
-    band_reads : bool, default False
-        Whether blocks are read band by band.
-
-    Returns
-    -------
-    int
-        Megabytes: 8 without ``band_reads``, else the touched tiles of all
-        bands with a margin, within [8, 256].
+    A block read for all bands in one call decompresses each tile once: 8 MB.
+    One read band by band (``band_reads``) needs the cache to hold the tiles
+    it touches, all bands: those with a margin, within [8, 256].
     """
     if not band_reads:
         return 8

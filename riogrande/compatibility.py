@@ -32,16 +32,9 @@ def _same_for_all(
 
 
 def check_units(*paths: PathLike) -> list[str | None]:
-    """Check that rasters share the linear unit of their CRS.
+    """Check that the rasters ``paths`` share the linear unit of their CRS.
 
-    Parameters
-    ----------
-    *paths : str or path-like
-
-    Returns
-    -------
-    list
-        Each raster's unit, lower case (None without a CRS), in order.
+    Returns each raster's unit, lower case (None without a CRS), in order.
 
     Raises
     ------
@@ -57,16 +50,9 @@ def check_units(*paths: PathLike) -> list[str | None]:
 
 
 def check_crs(*paths: PathLike) -> list[str]:
-    """Check that rasters share one CRS.
+    """Check that the rasters ``paths`` share one CRS.
 
-    Parameters
-    ----------
-    *paths : str or path-like
-
-    Returns
-    -------
-    list of str
-        Each raster's CRS as text (``"None"`` without one), in order.
+    Returns each raster's CRS as text (``"None"`` without one), in order.
 
     Raises
     ------
@@ -77,16 +63,9 @@ def check_crs(*paths: PathLike) -> list[str]:
 
 
 def check_resolution(*paths: PathLike) -> list[tuple[float, float]]:
-    """Check that rasters share one pixel size (to 8 decimals).
+    """Check that the rasters ``paths`` share one pixel size (to 8 decimals).
 
-    Parameters
-    ----------
-    *paths : str or path-like
-
-    Returns
-    -------
-    list of (float, float)
-        Each raster's ``(x, y)`` resolution, in order.
+    Returns each raster's ``(x, y)`` resolution, in order.
 
     Raises
     ------
@@ -110,6 +89,7 @@ def check_compatibility(
     Parameters
     ----------
     *paths : str or path-like
+        The rasters.
     same_grid : bool, default True
         Also require the same size and transform.
 

@@ -22,18 +22,8 @@ START_METHODS = ("spawn", "fork", "forkserver")
 
 
 def get_nbr_workers(number: int | None = None) -> int:
-    """Return how many worker processes to use.
-
-    Parameters
-    ----------
-    number : int or None
-        The number asked for; ``None`` means the CPUs this process may use.
-
-    Returns
-    -------
-    int
-        At least 1.
-    """
+    """Return how many worker processes to use: ``number``, or the CPUs this process may use
+    when it is None; at least 1."""
     if number is None:
         try:
             return max(1, len(os.sched_getaffinity(0)))

@@ -16,22 +16,8 @@ EXAMPLE_NODATA = -9999.0
 
 
 def generate_example(path: str | Path, size: tuple[int, int] = (2500, 1900), seed: int = 0) -> Path:
-    """Write a 3-band float32 GeoTIFF with nodata holes and a per-band stripe.
-
-    Parameters
-    ----------
-    path : str or path-like
-        Where to write it.
-    size : tuple of int, default (2500, 1900)
-        ``(width, height)``.
-    seed : int, default 0
-        Random seed.
-
-    Returns
-    -------
-    pathlib.Path
-        ``path``.
-    """
+    """Write a 3-band float32 GeoTIFF of ``size`` ``(width, height)`` with nodata holes and a
+    per-band stripe at ``path`` (random with ``seed``); return ``path``."""
     width, height = size
     rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[0:height, 0:width]

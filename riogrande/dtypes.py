@@ -18,17 +18,10 @@ ValueRange = Union[DTypeLike, Collection[float], NDArray]  # noqa: UP007 (runtim
 
 
 def dtype_range(dtype: DTypeLike) -> tuple[int | float, int | float]:
-    """Return the largest and smallest value of a numeric data type.
+    """Return ``(max, min)``, the largest and smallest value of a numeric data type.
 
-    Parameters
-    ----------
-    dtype : numpy dtype, type or str
-
-    Returns
-    -------
-    (max, min)
-        Largest value first; Python ``int`` for integer types, ``float``
-        for floating point types.
+    The values are Python ``int`` for integer types, ``float`` for floating
+    point types.
 
     Raises
     ------

@@ -169,10 +169,6 @@ def run_options(options: Mapping[str, Any], *, releases_gil: bool = True,
         by band, which stop once the block is decided) :data:`REMOTE_READS`
         threads read at once.
 
-    Returns
-    -------
-    RunOptions
-
     Raises
     ------
     TypeError

@@ -82,11 +82,6 @@ def reduced_mask(array: NDArray, nodata: Any = 0, logic: MaskLogic = "all") -> N
 def check_logic(logic: Any) -> None:
     """Reject a mask logic that is neither ``"all"``, ``"any"`` nor a callable.
 
-    Parameters
-    ----------
-    logic : object
-        The logic to check.
-
     Raises
     ------
     UnsupportedLogicError
@@ -132,19 +127,10 @@ def aggregated_selector(masks: Sequence[NDArray], logic: str = "all") -> NDArray
 
 
 def count_contribution(data: NDArray, selector: NDArray | None, no_data: Any = 0) -> int:
-    """Count the selected cells of ``data`` that hold data.
+    """Count the cells of ``data`` that hold data (not ``no_data``; NaN matches NaN).
 
-    Parameters
-    ----------
-    data : numpy.ndarray
-    selector : numpy.ndarray of bool or None
-        Cells to consider (all when None), same shape as ``data``.
-    no_data : int or float, default 0
-        The value of empty cells; NaN matches NaN.
-
-    Returns
-    -------
-    int
+    Only the cells ``selector`` (``bool``, the shape of ``data``) marks count;
+    all of them when it is None.
     """
     valid = not_nodata(np.asarray(data), no_data)
     if selector is not None:

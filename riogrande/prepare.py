@@ -21,21 +21,7 @@ View = tuple[int, int, int, int]
 
 
 def as_size(value: Sequence[int], name: str, *, minimum: int = 1) -> tuple[int, int]:
-    """Validate a ``(width, height)`` pair of integers.
-
-    Parameters
-    ----------
-    value : sequence of int
-        The pair to check.
-    name : str
-        What the pair is, used in the error message.
-    minimum : int, default 1
-        Smallest value allowed for each member.
-
-    Returns
-    -------
-    tuple of int
-        ``(width, height)`` as plain ints.
+    """Return ``value``, a ``(width, height)`` pair, as plain ints; ``name`` says what it is.
 
     Raises
     ------
@@ -109,18 +95,8 @@ def create_views(
 
 
 def view_to_window(view: Sequence[int] | None) -> Window | None:
-    """Convert a view ``(x, y, width, height)`` into a rasterio window.
-
-    Parameters
-    ----------
-    view : tuple of int or None
-        Column offset, row offset, columns, rows.
-
-    Returns
-    -------
-    rasterio.windows.Window or None
-        ``None`` when ``view`` is ``None`` (meaning: the whole raster).
-    """
+    """Convert a view ``(x, y, width, height)`` (column and row offsets, columns, rows) into a
+    rasterio window; None (the whole raster) stays None."""
     return None if view is None else Window(*view)
 
 

@@ -68,15 +68,8 @@ def stop_on_signals(cancel: Callable[[], bool] | None = None) -> Iterator[StopRe
     ``cancel`` is polled. A signal ignored (``SIG_IGN``) or handled outside
     Python is left alone.
 
-    Parameters
-    ----------
-    cancel : callable, optional
-        The caller's ``cancel() -> bool``.
-
-    Yields
-    ------
-    StopRequest
-        Pass it as the run's ``cancel``.
+    Yields the :class:`StopRequest` to pass as the run's ``cancel``, which
+    polls the caller's ``cancel() -> bool`` too.
     """
     if threading.current_thread() is not threading.main_thread():
         yield StopRequest(cancel)

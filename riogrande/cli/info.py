@@ -14,20 +14,10 @@ from riogrande.cli.report import json_number
 
 
 def describe(path: str, workers: int | None = None) -> dict[str, Any]:
-    """Describe a raster: size, bands, masks, tiling and riogrande's block size.
+    """Describe the raster ``path``: size, bands, masks, tiling, and riogrande's block size
+    for ``workers`` (the usable CPUs by default).
 
-    Parameters
-    ----------
-    path : str
-        The raster.
-    workers : int or None
-        Worker processes the block size is chosen for; the usable CPUs by
-        default.
-
-    Returns
-    -------
-    dict
-        JSON-ready (a NaN nodata value is the string ``"nan"``).
+    The result is JSON-ready (a NaN nodata value is the string ``"nan"``).
 
     Raises
     ------

@@ -26,11 +26,6 @@ def is_plain_path(name: str | os.PathLike[str]) -> bool:
     A name is a plain path unless it is a ``/vsi...`` path, a URL, or a
     ``DRIVER:...`` subdataset name; a file that exists under the name
     (``a:b.tif``) is always a plain path.
-
-    Parameters
-    ----------
-    name : str or path-like
-        A dataset name as given to GDAL.
     """
     text = os.fspath(name)
     if text.startswith("/vsi") or "://" in text:

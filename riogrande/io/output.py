@@ -39,12 +39,7 @@ def new_file_mode() -> int:
 
 @contextmanager
 def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Write a file under a temporary name; move it into place only on success.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The final location.
+    """Write a file under a temporary name; move it to ``path`` only on success.
 
     Yields
     ------

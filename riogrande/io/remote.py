@@ -112,17 +112,8 @@ _run_state = threading.local()
 
 
 def is_remote(name: str | os.PathLike[str]) -> bool:
-    """Tell whether the raster ``name`` is read over the network.
-
-    Parameters
-    ----------
-    name : str or path-like
-        A dataset name as given to rasterio.
-
-    Returns
-    -------
-    bool
-    """
+    """Tell whether the raster ``name`` (a dataset name as given to rasterio) is read over the
+    network."""
     text = os.fspath(name)
     return text.startswith(REMOTE_PREFIXES) or text.lower().startswith(REMOTE_SCHEMES)
 
@@ -139,18 +130,9 @@ def vsi_name(name: str | os.PathLike[str]) -> str:
 
 
 def redact(text: str) -> str:
-    """``text`` without credentials: user and password of URLs, query strings (signed
-    URLs, SAS tokens), and the value of every secret setting of the environment.
-
-    Parameters
-    ----------
-    text : str
-        A name or a message.
-
-    Returns
-    -------
-    str
-    """
+    """``text`` (a name or a message) without credentials: user and password of URLs, query
+    strings (signed URLs, SAS tokens), and the value of every secret setting of the
+    environment."""
     text = _USER_INFO.sub("***@", text)
     text = _QUERY.sub(r"\1?***", text)
     for setting in SECRET_SETTINGS:
@@ -248,12 +230,8 @@ def tries_end_when(ended: threading.Event | None) -> Iterator[None]:
     A run's blocks read in threads that it cannot stop: once one block has
     failed, the others' reads give up at their next fault instead of
     waiting through their own tries (a server that stopped answering costs
-    one block's tries, not one per thread).
-
-    Parameters
-    ----------
-    ended : threading.Event or None
-        Set when the run has failed or was cancelled; None: always tried.
+    one block's tries, not one per thread). ``ended`` is set when the run
+    has failed or was cancelled; with None, reads are always tried again.
     """
     previous = getattr(_run_state, "ended", None)
     _run_state.ended = ended
@@ -264,7 +242,8 @@ def tries_end_when(ended: threading.Event | None) -> Iterator[None]:
 
 
 def checked_read(name: str, window: Any, read: Callable[[], T]) -> T:
-    """``read()`` of ``name`` over ``window``; tried again on a network fault.
+    """Return ``read()`` of the raster ``name`` over ``window`` (both for the messages); tried
+    again on a network fault.
 
     A read that raised, or during which GDAL logged an error or a warning
     in this thread (a cut connection, a short body, HTTP 5xx or 429 after
@@ -273,20 +252,6 @@ def checked_read(name: str, window: Any, read: Callable[[], T]) -> T:
     once the run has ended (see :func:`tries_end_when`), nor after
     :data:`READ_PATIENCE` seconds of tries. A local file is read once: its
     errors (a damaged or truncated file) are not transient.
-
-    Parameters
-    ----------
-    name : str
-        The raster, for the messages.
-    window : rasterio.windows.Window or None
-        The part read, for the messages.
-    read : callable
-        The read itself.
-
-    Returns
-    -------
-    object
-        What ``read`` returned.
 
     Raises
     ------
@@ -322,23 +287,11 @@ def checked_read(name: str, window: Any, read: Callable[[], T]) -> T:
 
 
 def checked_open(name: str, open_dataset: Callable[[], T]) -> T:
-    """``open_dataset()`` of the raster ``name``; tried again on a network fault.
+    """Return ``open_dataset()`` of the raster ``name``; tried again on a network fault.
 
     An answer another try does not change (a missing key, refused access:
     HTTP 4xx but 429) is final; so is any error of a local file, and any
     once the run has ended (see :func:`tries_end_when`).
-
-    Parameters
-    ----------
-    name : str
-        The raster, for the messages.
-    open_dataset : callable
-        The opening itself.
-
-    Returns
-    -------
-    object
-        What ``open_dataset`` returned.
 
     Raises
     ------
