@@ -40,7 +40,6 @@ from riogrande.inputs import (
 from riogrande.inputs import run_options as check_run_options
 from riogrande.io.checks import check_nodata
 from riogrande.io.remote import gdal_options
-from riogrande.jobs import planned
 from riogrande.messages import is_kill
 from riogrande.outputs.profiles import default_nodata
 from riogrande.outputs.sinks import ArraySink, band_count
@@ -274,8 +273,23 @@ def plan_apply(
                     time.perf_counter() - started)
 
 
-@planned(plan_apply)
-def apply(job: ApplyJob) -> ApplyReport:
+def apply(
+    func: Callable[..., Any],
+    inputs: Inputs,
+    output: str | os.PathLike[str] | None,
+    *,
+    bands: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
+    dtype: Any = None,
+    nodata: Any = None,
+    border: int | Sequence[int] = 0,
+    block_size: Sequence[int] | None = None,
+    count: int | None = None,
+    masked: bool = False,
+    kwargs: dict[str, Any] | None = None,
+    cog: bool = False,
+    creation_options: Mapping[str, Any] | None = None,
+    **run_options: Any,
+) -> ApplyReport:
     """Run ``func`` over the blocks of rasters in parallel; write or return the result.
 
     Parameters
@@ -369,4 +383,7 @@ def apply(job: ApplyJob) -> ApplyReport:
     >>> apply(ndvi, {"red": "b4.tif", "nir": "b8.tif"}, "ndvi.tif",
     ...       dtype="float32")                              # doctest: +SKIP
     """
-    return job.run()
+    return plan_apply(func, inputs, output, bands=bands, dtype=dtype, nodata=nodata,
+                      border=border, block_size=block_size, count=count, masked=masked,
+                      kwargs=kwargs, cog=cog, creation_options=creation_options,
+                      **run_options).run()

@@ -41,7 +41,6 @@ from riogrande.inputs import open_source, source_name
 from riogrande.inputs import run_options as check_run_options
 from riogrande.io.rasters import Source
 from riogrande.io.remote import gdal_options
-from riogrande.jobs import planned
 
 #: Functions an expression may call: name -> (numpy function, fewest, most arguments).
 FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int]] = {
@@ -339,8 +338,18 @@ def plan_calculation(
                       **options.as_dict())
 
 
-@planned(plan_calculation)
-def calculate(job: ApplyJob) -> ApplyReport:
+def calculate(
+    expression: str,
+    inputs: Mapping[str, str | os.PathLike[str] | Source],
+    output: str | os.PathLike[str] | None,
+    *,
+    dtype: Any = "float32",
+    nodata: Any = None,
+    block_size: Any = None,
+    cog: bool = False,
+    creation_options: Mapping[str, Any] | None = None,
+    **run_options: Any,
+) -> ApplyReport:
     """Evaluate a raster calculator expression over rasters, block by block, in parallel.
 
     Parameters
@@ -384,4 +393,6 @@ def calculate(job: ApplyJob) -> ApplyReport:
     ExpressionError
         Before any work, for an expression that is malformed or not allowed.
     """
-    return job.run()
+    return plan_calculation(expression, inputs, output, dtype=dtype, nodata=nodata,
+                            block_size=block_size, cog=cog, creation_options=creation_options,
+                            **run_options).run()

@@ -42,7 +42,6 @@ from riogrande.inputs import (
 from riogrande.inputs import run_options as check_run_options
 from riogrande.io.rasters import Band, Source
 from riogrande.io.remote import gdal_options, redact
-from riogrande.jobs import planned
 from riogrande.logic import check_logic, reduced_mask
 from riogrande.outputs.sinks import ArraySink
 from riogrande.outputs.target import OutputSpec, OutputTarget, plan_output
@@ -226,8 +225,23 @@ def plan_mask(
         verbose, time.perf_counter() - started)
 
 
-@planned(plan_mask)
-def write_mask(job: MaskJob) -> MaskReport:
+def write_mask(
+    source: str | os.PathLike[str] | Source,
+    output: str | os.PathLike[str] | None = None,
+    *,
+    block_size: Sequence[int] | None = None,
+    nodata: Any = 0,
+    logic: str | Callable[..., Any] = "all",
+    bands: Sequence[Band | int] | None = None,
+    verbose: bool = False,
+    encoding: str = "values",
+    keep_values: bool = False,
+    output_nodata: Any = None,
+    cog: bool = False,
+    driver: str | None = None,
+    creation_options: Mapping[str, Any] | None = None,
+    **run_options: Any,
+) -> MaskReport:
     """Compute the nodata mask of a raster in parallel and write it.
 
     Parameters
@@ -271,7 +285,10 @@ def write_mask(job: MaskJob) -> MaskReport:
     -------
     MaskReport
     """
-    return job.run()
+    return plan_mask(source, output, block_size=block_size, nodata=nodata, logic=logic,
+                     bands=bands, verbose=verbose, encoding=encoding, keep_values=keep_values,
+                     output_nodata=output_nodata, cog=cog, driver=driver,
+                     creation_options=creation_options, **run_options).run()
 
 
 _NO_OUTPUT = "write_selector needs output= (or encoding='sidecar' for the first raster's .msk file)"
@@ -359,8 +376,20 @@ def selector_array(
     return job.array, report
 
 
-@planned(plan_selector)
-def write_selector(job: MaskJob) -> MaskReport:
+def write_selector(
+    *bands: Band,
+    output: str | os.PathLike[str] | None = None,
+    block_size: Sequence[int] | None = None,
+    extra_masking_band: Band | None = None,
+    verbose: bool = False,
+    encoding: str = "values",
+    keep_values: bool = False,
+    output_nodata: Any = None,
+    cog: bool = False,
+    driver: str | None = None,
+    creation_options: Mapping[str, Any] | None = None,
+    **run_options: Any,
+) -> MaskReport:
     """Compute the valid-pixel selector of ``bands`` and stream it into a raster.
 
     Like :func:`selector_array`, but each block goes straight into a new
@@ -395,6 +424,10 @@ def write_selector(job: MaskJob) -> MaskReport:
     -------
     MaskReport
     """
-    if job.target is None:
+    if output is None and encoding != "sidecar":
         raise OutputError(_NO_OUTPUT)
-    return job.run()
+    return plan_selector(*bands, output=output, block_size=block_size,
+                         extra_masking_band=extra_masking_band, verbose=verbose,
+                         encoding=encoding, keep_values=keep_values,
+                         output_nodata=output_nodata, cog=cog, driver=driver,
+                         creation_options=creation_options, **run_options).run()

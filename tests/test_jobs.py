@@ -28,7 +28,7 @@ def documented(function) -> set[str]:
 
 @pytest.mark.parametrize(("public", "plan", "report"), JOBS,
                          ids=[public.__name__ for public, _, _ in JOBS])
-def test_public_function_shows_its_planners_parameters_and_documents_them(public, plan, report):
+def test_public_function_takes_its_planners_parameters_and_documents_them(public, plan, report):
     shown = inspect.signature(public)
     assert list(shown.parameters.values()) == list(inspect.signature(plan).parameters.values())
     assert shown.return_annotation == report.__name__

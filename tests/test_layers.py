@@ -20,10 +20,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "riogrande"
 #: Layers from the top; a module pattern belongs to the first layer that names it.
 LAYERS = [
     ("faces", ["riogrande", "riogrande.cli", "riogrande.cli.*"]),
-    ("jobs", ["riogrande.jobs", "riogrande.masking", "riogrande.blockwise",
-              "riogrande.blockwise_worker", "riogrande.expression", "riogrande.parallel",
-              "riogrande.aggregators", "riogrande.workers", "riogrande.inputs",
-              "riogrande.demo"]),
+    ("jobs", ["riogrande.masking", "riogrande.blockwise", "riogrande.blockwise_worker",
+              "riogrande.expression", "riogrande.parallel", "riogrande.aggregators",
+              "riogrande.workers", "riogrande.inputs", "riogrande.demo"]),
     ("outputs and engine", ["riogrande.outputs", "riogrande.outputs.*", "riogrande.runner",
                             "riogrande.pool", "riogrande.processes", "riogrande.stopping",
                             "riogrande.messages"]),
