@@ -18,10 +18,11 @@ JOBS = [(write_mask, plan_mask, MaskReport), (write_selector, plan_selector, Mas
 
 def documented(function) -> set[str]:
     """The parameter names of a numpy-style docstring's Parameters section."""
-    section = function.__doc__.split("Parameters\n    ----------\n")[1].split("\n\n    Returns")[0]
+    text = inspect.cleandoc(function.__doc__)  # Python 3.13 dedents docstrings itself
+    section = text.split("Parameters\n----------\n")[1].split("\n\nReturns")[0]
     names = set()
     for line in section.splitlines():
-        if re.match(r"^    \S", line):
+        if re.match(r"^\S", line):
             names |= {name.strip().lstrip("*") for name in line.split(" : ")[0].split(",")}
     return names
 
