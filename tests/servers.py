@@ -264,6 +264,10 @@ def _body(parts: Sequence[tuple[int, int, bytes]], size: int, ranged: bool
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # A bucket takes every connection at once. With socketserver's backlog of 5, the
+    # connections of 16 download threads beyond it were dropped and tried again by the
+    # client's kernel 1 s later.
+    request_queue_size = 128
     root: Path
     latency: float
     faults: Faults
