@@ -32,7 +32,15 @@ included; peak RSS summed over its process tree):
   on Dask's default threaded scheduler (skipped when rioxarray is missing);
 * ``riogrande sparse``: ``riogrande mask`` on the sparse COG's URL (its ratio
   is against ``riogrande`` on the full COG at the same latency), with
-  ``riogrande sparse local`` as the reference of its output.
+  ``riogrande sparse local`` as the reference of its output;
+* the network path alone, nothing decoded nor written: ``download GDAL``
+  downloads the tiles of every block the way riogrande does (its GDAL
+  settings and its :class:`~riogrande.io.prefetch.TileFetcher`, 16 threads,
+  into GDAL's cache); ``download HTTP`` downloads the same byte ranges with
+  Python's ``http.client`` (16 threads, one connection each, straight into
+  a buffer). Their CPU time, measured inside the process without its
+  start-up, is what receiving the bytes costs: on 2 cores that decode all
+  the time, it adds to a run's wall time.
 
 The baselines run with GDAL's defaults plus
 ``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR`` (the setting every COG tutorial
@@ -72,7 +80,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -97,7 +105,8 @@ BASELINE_SETTINGS = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
 #: Environment variables removed from every measured process (a run starts from defaults).
 CLEARED_PREFIXES = ("GDAL_", "CPL_", "VSI_")
 LATENCIES_MS = (0, 20, 50, 100)
-CONTENDERS = ("riogrande", "threads2", "threads16", "gdal_threads", "dask", "riogrande_sparse")
+CONTENDERS = ("riogrande", "threads2", "threads16", "gdal_threads", "dask", "riogrande_sparse",
+              "download_gdal", "download_http")
 LABELS = {
     "riogrande_local": "riogrande local",
     "riogrande_sparse_local": "riogrande sparse local",
@@ -107,11 +116,22 @@ LABELS = {
     "gdal_threads": "gdal threads",
     "dask": "dask",
     "riogrande_sparse": "riogrande sparse",
+    "download_gdal": "download GDAL",
+    "download_http": "download HTTP",
 }
 #: The contenders that are riogrande (memory and traffic targets).
 RIOGRANDE = ("riogrande_local", "riogrande_sparse_local", "riogrande", "riogrande_sparse")
 LOCAL = ("riogrande_local", "riogrande_sparse_local")
 SPARSE = ("riogrande_sparse", "riogrande_sparse_local")
+#: The runs that only download (no output).
+DOWNLOADS = ("download_gdal", "download_http")
+#: Downloads at once in the download-only runs (riogrande's ``FETCH_THREADS``).
+DOWNLOAD_THREADS = 16
+#: Tiles side by side in the views of riogrande's mask job of the benchmark raster
+#: (``riogrande mask`` reports blocks of 1024 x 512).
+VIEW_TILES = 2
+#: Tiles this close in the file are downloaded in one request (riogrande's ``MERGED_GAP``).
+MERGED_GAP = 64 * 2**10
 PEAK_RSS_LIMIT = 300 * MB
 #: (latency in ms, limit): riogrande's remote wall <= limit x its local wall.
 LOCAL_RATIO_TARGETS = ((50, 1.25), (100, 1.5))
@@ -215,14 +235,118 @@ def dask_script(source: str, output: str) -> None:
                             compress="deflate", lock=threading.Lock())
 
 
+def block_views(width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """The views ``(x, y, width, height)`` riogrande's mask job reads of a raster of this size
+    (blocks of :data:`VIEW_TILES` tiles side by side)."""
+    step = VIEW_TILES * TILE
+    return [(x, y, min(step, width - x), min(TILE, height - y))
+            for y in range(0, height, TILE) for x in range(0, width, step)]
+
+
+def block_spans(source: str) -> list[list[tuple[int, int]]]:
+    """The byte ranges ``(offset, length)`` of the tiles of each of :func:`block_views`,
+    absent tiles left out, tiles apart by less than :data:`MERGED_GAP` bytes in one range
+    (read from the file's tile index)."""
+    import rasterio
+
+    spans = []
+    with rasterio.open(source) as src:
+        for x, y, width, _ in block_views(src.width, src.height):
+            tiles = []
+            for column in range(x // TILE, -(-(x + width) // TILE)):
+                offset = src.get_tag_item(f"BLOCK_OFFSET_{column}_{y // TILE}", "TIFF", bidx=1)
+                length = src.get_tag_item(f"BLOCK_SIZE_{column}_{y // TILE}", "TIFF", bidx=1)
+                if offset and length and int(length) > 0:
+                    tiles.append((int(offset), int(length)))
+            ranges: list[tuple[int, int]] = []
+            for offset, length in sorted(tiles):
+                if ranges and offset - sum(ranges[-1]) <= MERGED_GAP:
+                    ranges[-1] = (ranges[-1][0], offset + length - ranges[-1][0])
+                else:
+                    ranges.append((offset, length))
+            spans.append(ranges)
+    return spans
+
+
+def download_gdal(source: str, stack: contextlib.ExitStack) -> Callable[[], int]:
+    """Downloading the tiles of every block the way riogrande does, decoding nothing.
+
+    GDAL's ``/vsicurl/`` with riogrande's settings (kept for the ``stack``),
+    riogrande's fetcher of tiles ahead (its threads, into GDAL's cache of
+    downloaded ranges), made here: the returned function downloads and
+    returns the bytes downloaded.
+    """
+    from concurrent.futures import wait
+
+    import rasterio
+
+    from riogrande.io.prefetch import TileFetcher
+    from riogrande.io.remote import read_settings, vsi_name
+
+    name = vsi_name(source)
+    stack.enter_context(rasterio.Env(**read_settings()))
+    with rasterio.open(name) as src:
+        views = block_views(src.width, src.height)
+    fetcher = TileFetcher([name], threads=DOWNLOAD_THREADS)
+    stack.callback(fetcher.close)
+
+    def download() -> int:
+        fetches = [fetcher.fetch(view) for view in views]
+        wait([future for future, _ in fetches])
+        return sum(size for _, size in fetches)
+
+    return download
+
+
+def download_http(source: str, stack: contextlib.ExitStack) -> Callable[[], int]:
+    """Downloading the byte ranges of every block's tiles with ``http.client``.
+
+    One connection per thread, kept open; each body read straight into a
+    buffer. The ranges are read from the file's tile index here; the
+    returned function downloads and returns the bytes downloaded.
+    """
+    import http.client
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    from urllib.parse import urlsplit
+
+    url = urlsplit(source)
+    spans = block_spans(source)
+    local = threading.local()
+    pool = stack.enter_context(ThreadPoolExecutor(DOWNLOAD_THREADS))
+
+    def download_spans(ranges: list[tuple[int, int]]) -> int:
+        if getattr(local, "connection", None) is None:
+            local.connection = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+        got = 0
+        for offset, length in ranges:
+            local.connection.request("GET", url.path,
+                                     headers={"Range": f"bytes={offset}-{offset + length - 1}"})
+            response = local.connection.getresponse()
+            buffer = memoryview(bytearray(length))
+            received = 0
+            while received < length and (count := response.readinto(buffer[received:])):
+                received += count
+            response.read()
+            if received != length:
+                raise OSError(f"{received} of {length} bytes at {offset} of {source}")
+            got += received
+        return got
+
+    return lambda: sum(pool.map(download_spans, spans))
+
+
 def run_contender(argv: Sequence[str]) -> int:
     """``run VARIANT SRC OUT``: one baseline; prints the JSON report of its timed part.
+
+    The download-only variants write nothing and time only the download
+    (their connections and tile index made before).
 
     Parameters
     ----------
     argv : sequence of str
         ``VARIANT SRC OUT``, VARIANT one of ``threads2``, ``threads16``,
-        ``gdal_threads``, ``dask``.
+        ``gdal_threads``, ``dask``, ``download_gdal``, ``download_http``.
 
     Returns
     -------
@@ -235,16 +359,23 @@ def run_contender(argv: Sequence[str]) -> int:
         "gdal_threads": gdal_threads,
         "dask": dask_script,
     }
-    if len(argv) != 3 or argv[0] not in programs:
-        sys.stderr.write(f"usage: bench_remote.py run {{{','.join(programs)}}} SRC OUT\n")
+    downloads = {"download_gdal": download_gdal, "download_http": download_http}
+    if len(argv) != 3 or argv[0] not in {**programs, **downloads}:
+        sys.stderr.write(f"usage: bench_remote.py run {{{','.join([*programs, *downloads])}}} "
+                         "SRC OUT\n")
         return 2
     variant, source, output = argv
-    times = os.times()
-    started, cpu = time.perf_counter(), times.user + times.system
-    programs[variant](source, output)
-    times = os.times()
-    sys.stdout.write(json.dumps({"wall": time.perf_counter() - started,
-                                 "cpu": times.user + times.system - cpu}) + "\n")
+    with contextlib.ExitStack() as stack:
+        work = (downloads[variant](source, stack) if variant in downloads
+                else lambda: programs[variant](source, output))
+        times = os.times()
+        started, cpu = time.perf_counter(), times.user + times.system
+        downloaded = work()
+        times = os.times()
+        report = {"wall": time.perf_counter() - started, "cpu": times.user + times.system - cpu}
+    if variant in downloads:
+        report["downloaded"] = downloaded
+    sys.stdout.write(json.dumps(report) + "\n")
     return 0
 
 
@@ -627,6 +758,7 @@ def record(measurement: Measurement, figures: dict[str, int]) -> dict[str, Any]:
     """The figures of one run kept in the results."""
     return {"wall": measurement.wall_total, "cpu": measurement.cpu_total,
             "timed_wall": measurement.report.get("wall", measurement.report.get("seconds")),
+            "timed_cpu": measurement.report.get("cpu"),
             "peak_rss_total": measurement.peak_rss_total,
             "max_processes": measurement.max_processes,
             "other_load": measurement.other_load, **figures}
@@ -661,7 +793,8 @@ def measure_all(args: argparse.Namespace, cogs: dict[str, Path], layouts: dict[s
                     with servers.recording(run.latency, name, layouts[run.served]) as figures:
                         measurement = run_measured(command, env=env, interval=args.interval)
                     label = f"{LABELS[run.contender]} at {where}"
-                    if measurement.returncode != 0 or not output.is_file():
+                    wrote = run.contender in DOWNLOADS or output.is_file()
+                    if measurement.returncode != 0 or not wrote:
                         failures.append(f"{label} repetition {repetition + 1}")
                         logger.error("FAILED: %s (exit %d):\n%s", label, measurement.returncode,
                                      measurement.stderr.strip()[-3000:])
@@ -675,6 +808,8 @@ def measure_all(args: argparse.Namespace, cogs: dict[str, Path], layouts: dict[s
                                 measurement.peak_rss_total / MB, figures.get("requests", "-"),
                                 figures.get("bytes", 0) / MB,
                                 figures.get("duplicate_bytes", "-"))
+                    if run.contender in DOWNLOADS:
+                        continue
                     if run.contender in LOCAL and run.served not in references:
                         references[run.served] = read_mask(output)
                     elif run.served not in references:
@@ -705,6 +840,9 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     if "duplicate_bytes" in runs[0]:
         summary["duplicate_bytes_max"] = max(run["duplicate_bytes"] for run in runs)
         summary["tile_duplicate_bytes_max"] = max(run["tile_duplicate_bytes"] for run in runs)
+    for key in ("timed_wall", "timed_cpu"):
+        if all(run.get(key) is not None for run in runs):
+            summary[key] = statistics.median(run[key] for run in runs)
     summary["runs"] = runs
     return summary
 
@@ -827,6 +965,27 @@ def sparse_lines(results: dict[tuple[int | None, str], dict[str, Any]],
     return "\n".join(lines)
 
 
+def network_lines(results: dict[tuple[int | None, str], dict[str, Any]],
+                  latencies: Sequence[int]) -> str:
+    """What receiving the bytes costs: riogrande's CPU over its local run's, and the
+    download-only runs' (their download alone, start-up excluded)."""
+    lines = []
+    local = results.get((None, "riogrande_local"))
+    for latency in latencies:
+        parts = []
+        remote = results.get((latency, "riogrande"))
+        if remote and local:
+            parts.append(f"riogrande CPU {remote['cpu'] - local['cpu']:+.2f} s over local")
+        for contender in DOWNLOADS:
+            row = results.get((latency, contender))
+            if row and "timed_cpu" in row:
+                parts.append(f"{LABELS[contender]} {row['timed_wall']:.2f} s, "
+                             f"CPU {row['timed_cpu']:.2f} s")
+        if parts:
+            lines.append(f"{latency} ms: " + "; ".join(parts))
+    return "\n".join(lines)
+
+
 def environment() -> dict[str, Any]:
     """Versions and machine of the run: those of ``bench.py``, and rioxarray's."""
     from bench import environment as versions
@@ -909,13 +1068,16 @@ def main(argv: list[str] | None = None) -> int:
           "over full. req, MB sent: the server's. dup KB: bytes sent more than once (max over "
           "the runs); tile KB: those of tiles. ovr KB, else KB: bytes of overview tiles, and "
           "outside the header and the tiles. others: cores kept busy by other processes "
-          "(high = inflated wall times).")
+          "(high = inflated wall times). download GDAL, download HTTP: the tiles' bytes "
+          "downloaded and nothing else (below the table: their download alone, start-up "
+          "excluded).")
     print(format_table(results, args.latencies, args.contenders))
     print()
-    lines = sparse_lines(results, args.latencies, sparse)
-    if lines:
-        print(lines)
-        print()
+    for lines in (sparse_lines(results, args.latencies, sparse),
+                  network_lines(results, args.latencies)):
+        if lines:
+            print(lines)
+            print()
     print("targets:")
     print(format_targets(targets))
     for failure in failures:
