@@ -130,8 +130,6 @@ DOWNLOAD_THREADS = 16
 #: Tiles side by side in the views of riogrande's mask job of the benchmark raster
 #: (``riogrande mask`` reports blocks of 1024 x 512).
 VIEW_TILES = 2
-#: Tiles this close in the file are downloaded in one request (riogrande's ``MERGED_GAP``).
-MERGED_GAP = 64 * 2**10
 PEAK_RSS_LIMIT = 300 * MB
 #: (latency in ms, limit): riogrande's remote wall <= limit x its local wall.
 LOCAL_RATIO_TARGETS = ((50, 1.25), (100, 1.5))
@@ -144,7 +142,7 @@ FRAMING = 4
 
 # --------------------------------------------------------------------------------------------
 # The measured programs (``bench_remote.py run VARIANT SRC OUT``): imports inside, as a user's
-# script has them; nothing of riogrande but in ``download_gdal``, which is its network path.
+# script has them; nothing of riogrande but in the download runs, which measure its network path.
 # --------------------------------------------------------------------------------------------
 
 def _mask_profile(src: Any) -> dict[str, Any]:
@@ -243,29 +241,12 @@ def block_views(width: int, height: int) -> list[tuple[int, int, int, int]]:
             for y in range(0, height, TILE) for x in range(0, width, step)]
 
 
-def block_spans(source: str) -> list[list[tuple[int, int]]]:
-    """The byte ranges ``(offset, length)`` of the tiles of each of :func:`block_views`,
-    absent tiles left out, tiles apart by less than :data:`MERGED_GAP` bytes in one range
-    (read from the file's tile index)."""
+def views_of(name: str) -> list[tuple[int, int, int, int]]:
+    """The :func:`block_views` of the raster ``name`` (a GDAL name)."""
     import rasterio
 
-    spans = []
-    with rasterio.open(source) as src:
-        for x, y, width, _ in block_views(src.width, src.height):
-            tiles = []
-            for column in range(x // TILE, -(-(x + width) // TILE)):
-                offset = src.get_tag_item(f"BLOCK_OFFSET_{column}_{y // TILE}", "TIFF", bidx=1)
-                length = src.get_tag_item(f"BLOCK_SIZE_{column}_{y // TILE}", "TIFF", bidx=1)
-                if offset and length and int(length) > 0:
-                    tiles.append((int(offset), int(length)))
-            ranges: list[tuple[int, int]] = []
-            for offset, length in sorted(tiles):
-                if ranges and offset - sum(ranges[-1]) <= MERGED_GAP:
-                    ranges[-1] = (ranges[-1][0], offset + length - ranges[-1][0])
-                else:
-                    ranges.append((offset, length))
-            spans.append(ranges)
-    return spans
+    with rasterio.open(name) as src:
+        return block_views(src.width, src.height)
 
 
 def download_gdal(source: str, stack: contextlib.ExitStack) -> Callable[[], None]:
@@ -284,8 +265,7 @@ def download_gdal(source: str, stack: contextlib.ExitStack) -> Callable[[], None
 
     name = vsi_name(source)
     stack.enter_context(rasterio.Env(**read_settings()))
-    with rasterio.open(name) as src:
-        views = block_views(src.width, src.height)
+    views = views_of(name)
     fetcher = TileFetcher([name], threads=DOWNLOAD_THREADS)
     stack.callback(fetcher.close)
 
@@ -299,16 +279,24 @@ def download_http(source: str, stack: contextlib.ExitStack) -> Callable[[], None
     """Downloading the byte ranges of every block's tiles with ``http.client``.
 
     One connection per thread, kept open; each body read straight into a
-    buffer. The ranges are read from the file's tile index here; the
-    returned function downloads (and raises on a short body).
+    buffer. The ranges, those riogrande's fetcher asks for, are read from
+    the file's tile index here; the returned function downloads (and raises
+    on a short body).
     """
     import http.client
     import threading
     from concurrent.futures import ThreadPoolExecutor
     from urllib.parse import urlsplit
 
-    url = urlsplit(source)
-    spans = block_spans(source)
+    import rasterio
+
+    from riogrande.io.prefetch import TileIndex
+    from riogrande.io.remote import read_settings, vsi_name
+
+    url, name = urlsplit(source), vsi_name(source)
+    with rasterio.Env(**read_settings()):
+        index = TileIndex(name)
+        spans = [index.spans(view) for view in views_of(name)]
     local = threading.local()
     pool = stack.enter_context(ThreadPoolExecutor(DOWNLOAD_THREADS))
 
